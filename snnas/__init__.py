@@ -1,0 +1,1 @@
+from snnas._version import __version__

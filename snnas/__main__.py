@@ -1,0 +1,3 @@
+from snnas.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Export: an Architecture and its weights as a standalone PyTorch ``model.py`` + ``weights.pt``."""
+
+from snnas.export._export import ExportError, export_module, generate_source, load_source
+
+__all__ = ["ExportError", "export_module", "generate_source", "load_source"]

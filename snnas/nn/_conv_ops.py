@@ -1,0 +1,121 @@
+"""Cell ops (SpikeDHS candidate operations): ``op(c_in, c_out, stride, neuron) -> Module``.
+
+Every op maps ``[T, B, c_in, H, W]`` to ``[T, B, c_out, ceil(H/stride), ceil(W/stride)]``, so any op
+can sit on any cell edge and the mixed ops of a supernet can sum their outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from snnas.nn._layers import FactorizedReduce, SpikingConv, seq_apply
+from snnas.nn._registry import OPS
+
+_CONV = "conv: AC when fed by spikes, MAC otherwise; BN folded into the conv"
+
+
+def _check_stride(name: str, stride: int) -> None:
+    if stride not in (1, 2):
+        raise ValueError(f"op '{name}' supports stride 1 or 2, got {stride}")
+
+
+class Zero(nn.Module):
+    """The "no edge" op: zeros of the output shape, computed from nothing (so it costs nothing)."""
+
+    def __init__(self, c_out: int, stride: int):
+        super().__init__()
+        self.c_out, self.stride = c_out, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, B, _, H, W = x.shape
+        s = self.stride
+        return x.new_zeros(T, B, self.c_out, math.ceil(H / s), math.ceil(W / s))
+
+    def extra_repr(self) -> str:
+        return f"c_out={self.c_out}, stride={self.stride}"
+
+
+class SeqPool(nn.Module):
+    """A 2-D pool applied frame by frame (pools have no time dynamics)."""
+
+    def __init__(self, pool: nn.Module):
+        super().__init__()
+        self.pool = pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return seq_apply(self.pool, x)
+
+
+@OPS.register("skip", kind="cell", energy="free when shapes match; else a spiking 1x1 conv (" + _CONV + ")")
+def skip(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    """Identity; a spiking 1x1 conv (factorized reduce for stride 2) when the shape must change."""
+    _check_stride("skip", stride)
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    if stride == 1:
+        return SpikingConv(c_in, c_out, 1, neuron=neuron)
+    return FactorizedReduce(c_in, c_out, neuron)
+
+
+@OPS.register("zero", kind="cell", energy="none: outputs zeros without reading its input")
+def zero(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    _check_stride("zero", stride)
+    return Zero(c_out, stride)
+
+
+@OPS.register("conv_3x3", kind="cell", energy=_CONV)
+def conv_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    _check_stride("conv_3x3", stride)
+    return SpikingConv(c_in, c_out, 3, stride, neuron=neuron)
+
+
+@OPS.register("conv_5x5", kind="cell", energy=_CONV)
+def conv_5x5(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    _check_stride("conv_5x5", stride)
+    return SpikingConv(c_in, c_out, 5, stride, neuron=neuron)
+
+
+@OPS.register("dil_conv_3x3", kind="cell", energy=_CONV)
+def dil_conv_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    """3x3 conv with dilation 2: a 5x5 receptive field for the cost of a 3x3."""
+    _check_stride("dil_conv_3x3", stride)
+    return SpikingConv(c_in, c_out, 3, stride, dilation=2, neuron=neuron)
+
+
+@OPS.register("avg_pool_3x3", kind="cell",
+              energy="pool: free; the 1x1 spiking conv used when channels change: " + _CONV)
+def avg_pool_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    """3x3 average pool. The channel-changing 1x1 conv runs before the pool, on spikes (AC), since
+    averaging turns spikes into fractions that a later conv would have to multiply."""
+    _check_stride("avg_pool_3x3", stride)
+    pool = SeqPool(nn.AvgPool2d(3, stride, padding=1, count_include_pad=False))
+    if c_in == c_out:
+        return pool
+    return nn.Sequential(SpikingConv(c_in, c_out, 1, neuron=neuron), pool)
+
+
+@OPS.register("max_pool_3x3", kind="cell",
+              energy="pool: free; the 1x1 spiking conv used when channels change: " + _CONV)
+def max_pool_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    """3x3 max pool. The max of spikes is a spike, so the channel-changing 1x1 conv runs after the
+    pool, on fewer pixels and still on spikes."""
+    _check_stride("max_pool_3x3", stride)
+    pool = SeqPool(nn.MaxPool2d(3, stride, padding=1))
+    if c_in == c_out:
+        return pool
+    return nn.Sequential(pool, SpikingConv(c_in, c_out, 1, neuron=neuron))
+
+
+@OPS.register("cml_down", kind="cell", energy=_CONV + "; max-pool free")
+def cml_down(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    """CML downsampling (Zhou et al. 2023): conv3x3 -> BN -> max-pool -> neuron.
+
+    Pooling membrane inputs before the neuron, instead of pooling spikes after it, gives the max
+    its precise gradient; the stride comes from the 3x3 max-pool, the conv keeps the resolution.
+    """
+    _check_stride("cml_down", stride)
+    return SpikingConv(c_in, c_out, 3, 1, neuron=neuron, pool=nn.MaxPool2d(3, stride, padding=1))

@@ -1,0 +1,120 @@
+"""Time-first building blocks shared by every op: spiking conv, spiking linear, factorized reduce.
+
+Convolutions and batch norm run on the merged ``[T*B, ...]`` view (one BN statistic over all time
+steps, as in tdBN/Spikformer) and the result is reshaped back to ``[T, B, ...]`` before the neuron,
+because neurons integrate over the leading time axis. Between a neuron and the conv/linear that
+consumes its spikes only shape ops appear, so the energy counter can see that the consumer is fed
+by spikes and price it as accumulates (AC) instead of multiply-accumulates (MAC).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnas.nn._registry import neuron_config
+from snnas.spiking import make_neuron
+
+
+def seq_apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a per-frame module (conv, BN, pool) on ``[T, B, ...]`` by merging T and B."""
+    y = module(x.flatten(0, 1))
+    return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour 2x upsampling of ``[..., H, W]`` built from stack/flatten only.
+
+    ``F.interpolate`` would hide from the energy counter that the result of upsampling spikes is
+    still a spike tensor; stack and flatten are shape ops it follows.
+    """
+    x = torch.stack((x, x), dim=-1).flatten(-2)        # [..., H, 2W]
+    return torch.stack((x, x), dim=-2).flatten(-3, -2)  # [..., 2H, 2W]
+
+
+class SpikeMask(nn.Module):
+    """Elementwise product of two spike tensors (an AND gate: the attention masks of SDSA and QKFormer).
+
+    The product of binary tensors is binary, but elementwise arithmetic hides that from the energy
+    counter; declaring this module ``is_spiking`` lets the linear layer after the mask be priced as
+    accumulates, as the papers do. It is only ever applied to two neuron outputs.
+    """
+
+    is_spiking = True
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x * mask
+
+
+class SpikingConv(nn.Module):
+    """conv -> BN -> (optional pool) -> neuron on ``[T, B, C, H, W]``: the "spiking conv".
+
+    ``pool`` sits between BN and the neuron when given: that is CML's downsampling order
+    (max-pool on membrane inputs, not on spikes), which keeps the gradient of the max exact.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1,
+                 padding: int | None = None, dilation: int = 1, neuron: dict[str, Any] | None = None,
+                 pool: nn.Module | None = None):
+        super().__init__()
+        if padding is None:
+            padding = dilation * (kernel - 1) // 2
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, dilation, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.pool = pool
+        self.neuron = make_neuron(**neuron_config(neuron))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, B = x.shape[:2]
+        y = self.bn(self.conv(x.flatten(0, 1)))
+        if self.pool is not None:
+            y = self.pool(y)
+        return self.neuron(y.reshape(T, B, *y.shape[1:]))
+
+
+class SpikingLinear(nn.Module):
+    """linear -> BN -> neuron on ``[T, B, ..., D]`` (BN over the feature dim, all tokens and steps)."""
+
+    def __init__(self, d_in: int, d_out: int, neuron: dict[str, Any] | None = None):
+        super().__init__()
+        self.fc = nn.Linear(d_in, d_out, bias=False)
+        self.bn = nn.BatchNorm1d(d_out)
+        self.neuron = make_neuron(**neuron_config(neuron))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        y = self.bn(y.flatten(0, -2)).reshape(y.shape)
+        return self.neuron(y)
+
+
+class FactorizedReduce(nn.Module):
+    """Stride-2 spiking 1x1 conv that sees both pixel phases (DARTS' FactorizedReduce, spiking).
+
+    Half the output channels come from even pixels, half from the odd ones, so a stride-2 skip or
+    trellis step down does not discard three quarters of its input. Odd sizes are handled with a
+    padded conv whose first row/column is dropped, so the output is ``ceil(H/2) x ceil(W/2)`` like
+    every other stride-2 op.
+    """
+
+    def __init__(self, c_in: int, c_out: int, neuron: dict[str, Any] | None = None):
+        super().__init__()
+        half = c_out // 2
+        self.conv_a = nn.Conv2d(c_in, half, 1, stride=2, bias=False) if half else None
+        self.conv_b = nn.Conv2d(c_in, c_out - half, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.neuron = make_neuron(**neuron_config(neuron))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, B = x.shape[:2]
+        z = x.flatten(0, 1)
+        H, W = z.shape[-2:]
+        if H % 2 == 0 and W % 2 == 0:
+            b = self.conv_b(z[..., 1:, 1:])
+        else:
+            b = F.conv2d(z, self.conv_b.weight, stride=2, padding=1)[..., 1:, 1:]
+        y = b if self.conv_a is None else torch.cat((self.conv_a(z), b), dim=1)
+        y = self.bn(y)
+        return self.neuron(y.reshape(T, B, *y.shape[1:]))

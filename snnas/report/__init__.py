@@ -1,0 +1,20 @@
+"""Reports of a run: pareto.csv, candidates.csv, pareto.png and summary.md (pymoo, pandas, matplotlib)."""
+
+from snnas.report._pareto import (
+    BOUNDED,
+    MARGIN,
+    Hypervolume,
+    hypervolume,
+    objective_matrix,
+    pareto_front,
+    reference_box,
+    scored,
+)
+from snnas.report._plot import LABELS, plot_front
+from snnas.report._summary import best_per_objective, write_summary
+from snnas.report._tables import CANDIDATE_COLUMNS, PARETO_COLUMNS, candidates_frame, pareto_frame
+from snnas.report._write import write_reports
+
+__all__ = ["BOUNDED", "CANDIDATE_COLUMNS", "LABELS", "MARGIN", "PARETO_COLUMNS", "Hypervolume",
+           "best_per_objective", "candidates_frame", "hypervolume", "objective_matrix", "pareto_frame",
+           "pareto_front", "plot_front", "reference_box", "scored", "write_reports", "write_summary"]

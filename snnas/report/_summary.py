@@ -1,0 +1,103 @@
+"""summary.md: hypervolume and its reference point, the front, the best per objective, the config."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from snnas.report._pareto import BOUNDED, MARGIN, Hypervolume
+from snnas.runs import CandidateRecord, Objective
+
+
+def _fmt(metric: str, v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    if metric == "accuracy":
+        return f"{100 * v:.2f} %"
+    if metric == "energy_mj":
+        return f"{v:.4g} mJ"
+    return f"{v:.4g}"
+
+
+def _rule(o: Objective, hv: Hypervolume) -> str:
+    if o.metric in hv.given:
+        return "given by the caller"
+    if o.metric in BOUNDED:
+        return "fixed (the metric's range)"
+    return f"{MARGIN:g} x the largest observed value" if not o.maximize else "0"
+
+
+def best_per_objective(records: Sequence[CandidateRecord],
+                       objectives: Sequence[Objective]) -> dict[str, CandidateRecord]:
+    """The best completed candidate for each objective alone (ties: lowest index)."""
+    out = {}
+    for o in objectives:
+        ok = [r for r in records if not r.failed and r.value(o.metric) is not None]
+        if ok:
+            sign = -1.0 if o.maximize else 1.0
+            out[o.metric] = min(ok, key=lambda r, m=o.metric, s=sign: (s * r.value(m), r.index))
+    return out
+
+
+def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequence[CandidateRecord],
+                  objectives: Sequence[Objective], hv: Hypervolume, config: Mapping,
+                  run_dir: str | None = None) -> Path:
+    failed = [r for r in records if r.failed]
+    done = len(records) - len(failed)
+    lines = ["# snnas run summary", ""]
+    if run_dir:
+        lines.append(f"- run: `{run_dir}`")
+    for key in ("strategy", "seed", "budget", "workers"):
+        if key in config:
+            lines.append(f"- {key}: {config[key]}")
+    lines += [f"- candidates: {len(records)} evaluated, {done} completed, {len(failed)} failed", ""]
+    if done == 0:
+        lines += ["**No completed candidates**: there is no front to rank. "
+                  "`candidates.csv` lists every candidate and why it failed.", ""]
+
+    lines += ["## Hypervolume", "",
+              f"**{hv.value:.6f}** (pymoo `HV`, in [0, 1]; higher is better) over the "
+              f"{len(front)} Pareto-optimal candidate(s).", "",
+              "Each objective is mapped to minimisation form and normalised as "
+              "`f = (value - ideal) / (reference - ideal)`; the reference point is then (1, ..., 1) and "
+              "the hypervolume is the fraction of the box between the ideal and the reference point "
+              "that the front dominates.", "",
+              "| objective | direction | ideal | reference | reference rule |", "|---|---|---|---|---|"]
+    for o in objectives:
+        lines.append(f"| {o.metric} | {o.direction} | {_fmt(o.metric, hv.ideal[o.metric])} | "
+                     f"{_fmt(o.metric, hv.reference[o.metric])} | {_rule(o, hv)} |")
+    lines.append("")
+
+    metrics = [o.metric for o in objectives]
+    lines += [f"## Pareto front ({len(front)})", ""]
+    if front:
+        lines += ["| index | id | " + " | ".join(metrics) + " | architecture |",
+                  "|---|---|" + "---|" * len(metrics) + "---|"]
+        for r in front:
+            vals = " | ".join(_fmt(m, r.value(m)) for m in metrics)
+            lines.append(f"| {r.index} | `{r.id}` | {vals} | {r.arch.summary()} |")
+        lines.append("")
+
+    best = best_per_objective(records, objectives)
+    if best:
+        lines += ["## Best candidate per objective", "",
+                  "| objective | value | index | id | architecture |", "|---|---|---|---|---|"]
+        for o in objectives:
+            if o.metric in best:
+                r = best[o.metric]
+                lines.append(f"| {o.direction} {o.metric} | {_fmt(o.metric, r.value(o.metric))} | {r.index} "
+                             f"| `{r.id}` | {r.arch.summary()} |")
+        lines.append("")
+
+    if failed:
+        lines += ["## Failures", "", "| count | reason |", "|---|---|"]
+        for reason, n in Counter(r.reason or "unknown" for r in failed).most_common():
+            lines.append(f"| {n} | {reason.replace('|', '/')} |")
+        lines.append("")
+
+    lines += ["## Run config", "", "```json", json.dumps(dict(config), indent=2, sort_keys=True, default=str),
+              "```", ""]
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,51 @@
+"""`write_reports`: every report file of a run in one call (end of a search, and `snnas report`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from snnas.errors import RunError
+from snnas.report._pareto import hypervolume, pareto_front
+from snnas.report._plot import plot_front
+from snnas.report._summary import write_summary
+from snnas.report._tables import candidates_frame, pareto_frame
+from snnas.runs import CandidateRecord, RunStore, objectives_of
+
+
+def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = None,
+                  out_dir: str | Path | None = None, *, config: Mapping | None = None,
+                  reference: Mapping[str, float] | None = None) -> dict[str, Path]:
+    """Write ``pareto.csv``, ``candidates.csv``, ``pareto.png`` and ``summary.md``.
+
+    ``source`` is a RunStore (its records, objectives and config; files go to the run directory
+    unless ``out_dir`` is given) or a list of records (objectives from ``space``, default
+    accuracy/energy; ``out_dir`` required). ``reference`` fixes hypervolume reference values in raw
+    units (e.g. ``{"energy_mj": 0.5}``) so several runs are measured in the same box.
+    Returns ``{"pareto_csv", "candidates_csv", "pareto_png", "summary_md"}`` -> path.
+    """
+    run_dir = None
+    if isinstance(source, RunStore):
+        records = source.records()
+        objectives = source.objectives if space is None else objectives_of(space)
+        config = source.config if config is None else config
+        run_dir = str(source.path)
+        out = Path(out_dir) if out_dir is not None else source.path
+    else:
+        if out_dir is None:
+            raise RunError("write_reports needs out_dir when given records rather than a run")
+        records = sorted(source, key=lambda r: r.index)
+        objectives = objectives_of(space)
+        out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = dict(config or {})
+    front = pareto_front(records, objectives)
+    hv = hypervolume(records, objectives, reference)
+    paths = {"candidates_csv": out / "candidates.csv", "pareto_csv": out / "pareto.csv",
+             "pareto_png": out / "pareto.png", "summary_md": out / "summary.md"}
+    candidates_frame(records, objectives).to_csv(paths["candidates_csv"], index=False)
+    pareto_frame(front, objectives).to_csv(paths["pareto_csv"], index=False)
+    plot_front(records, front, objectives, paths["pareto_png"], n_failed=sum(r.failed for r in records))
+    write_summary(paths["summary_md"], records, front, objectives, hv, config, run_dir)
+    return paths

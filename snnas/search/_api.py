@@ -1,0 +1,119 @@
+"""One-call API over the object API: ``search(...)`` starts a run, ``resume(...)`` continues one.
+
+Both load the space, open the run store, pick the backend, let the strategy evaluate and record
+candidates, and write the reports at the end. The CLI is a thin layer over these two functions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snnas.errors import RunError
+from snnas.runs import CandidateRecord, RunStore
+from snnas.search._backend import make_backend
+from snnas.search._candidate import evaluate_candidate
+from snnas.search._evaluation import EvaluateFn
+from snnas.search._strategy import Strategy, make_strategy
+
+
+@dataclass
+class SearchResult:
+    """What a search left behind: the run directory, every record by index, the report files."""
+
+    run_dir: Path
+    records: list[CandidateRecord]
+    reports: dict[str, Path] = field(default_factory=dict)
+
+
+def _default_load(path: str | Path) -> Any:
+    from snnas.space import load_space
+
+    return load_space(path)
+
+
+def function_name(fn: Callable) -> str:
+    """``module:qualname``, stored in config.json so a resume evaluates the same way."""
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def import_function(name: str) -> Callable:
+    """The function named ``module:qualname`` (inverse of :func:`function_name`)."""
+    module, _, qual = name.partition(":")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qual.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError):
+        raise RunError(f"cannot import the run's evaluate function '{name}'; pass it explicitly") from None
+    return obj
+
+
+def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "random", budget: int,
+           seed: int = 0, eval_config: Mapping | None = None, workers: int = 1, address: str | None = None,
+           evaluate: EvaluateFn | None = None, strategy_options: Mapping | None = None,
+           quiet: bool = False, argv: Sequence[str] | None = None, extra_config: Mapping | None = None,
+           load_space: Callable[[str | Path], Any] | None = None, reports: bool = True) -> SearchResult:
+    """Start a run in ``out_dir`` and evaluate ``budget`` candidates of ``strategy``.
+
+    ``evaluate`` defaults to :func:`evaluate_candidate` (train from scratch with ``eval_config``);
+    ``workers`` > 1 or an ``address`` evaluates on Ray. ``extra_config`` is stored in config.json.
+    """
+    load = load_space or _default_load
+    space = load(space_path)  # a broken space fails before a run directory is made
+    strat = make_strategy(strategy, **dict(strategy_options or {}))
+    evaluate = evaluate or evaluate_candidate
+    config = dict(extra_config or {})
+    config.update(strategy=strategy, strategy_options=dict(strategy_options or {}), budget=int(budget),
+                  seed=int(seed), workers=int(workers), address=address, eval_config=dict(eval_config or {}),
+                  evaluate=function_name(evaluate), argv=list(sys.argv if argv is None else argv))
+    with RunStore.create(out_dir, space_path, config, objectives=space) as store:
+        return _execute(store, space, strat, evaluate, workers, address, quiet, reports)
+
+
+def resume(run_dir: str | Path, *, budget: int | None = None, workers: int | None = None,
+           address: str | None = None, evaluate: EvaluateFn | None = None, quiet: bool = False,
+           argv: Sequence[str] | None = None, load_space: Callable[[str | Path], Any] | None = None,
+           reports: bool = True) -> SearchResult:
+    """Continue the run in ``run_dir`` with its own space copy, seed, strategy and eval config.
+
+    Candidates already recorded are kept; the rest (including any lost in flight) are evaluated, so
+    the final list equals an uninterrupted run's. ``budget`` may raise (or lower) the run's budget;
+    ``workers``/``address`` change only how fast it goes.
+    """
+    load = load_space or _default_load
+    with RunStore.open(run_dir) as store:
+        cfg = store.config
+        space = load(store.space_path)
+        strat = make_strategy(cfg.get("strategy", "random"), **dict(cfg.get("strategy_options") or {}))
+        evaluate = evaluate or import_function(cfg.get("evaluate", function_name(evaluate_candidate)))
+        workers = int(cfg.get("workers", 1) if workers is None else workers)
+        address = cfg.get("address") if address is None else address
+        resumes = list(cfg.get("resumes", []))
+        resumes.append({"time": _dt.datetime.now().isoformat(timespec="seconds"), "workers": workers,
+                        "argv": list(sys.argv if argv is None else argv),
+                        "recorded_before": len(store.done_indices())})
+        changes: dict[str, Any] = {"resumes": resumes}
+        if budget is not None:
+            changes["budget"] = int(budget)
+        store.update_config(**changes)
+        return _execute(store, space, strat, evaluate, workers, address, quiet, reports)
+
+
+def _execute(store: RunStore, space: Any, strat: Strategy, evaluate: EvaluateFn, workers: int,
+             address: str | None, quiet: bool, reports: bool) -> SearchResult:
+    cfg = store.config
+    with make_backend(workers, address) as backend:
+        records = strat.run(space, store, evaluate=evaluate, budget=int(cfg["budget"]), seed=int(cfg["seed"]),
+                            backend=backend, eval_config=cfg.get("eval_config") or {}, quiet=quiet)
+    paths: dict[str, Path] = {}
+    if reports:
+        from snnas.report import write_reports
+
+        paths = write_reports(store, space)
+    return SearchResult(store.path, records, paths)

@@ -1,0 +1,167 @@
+"""Parallel evaluation backends shared by every strategy.
+
+A backend runs one picklable function over a stream of tasks and yields ``(task, result)`` as each
+finishes, so the caller records every candidate the moment it is done and a killed run loses only
+what was in flight. Results are matched to tasks (candidate indices), never to completion order,
+which is why a Ray run records exactly what a serial run with the same seed records.
+
+If a task cannot finish (the function raises, or a Ray worker dies, e.g. killed for memory), the
+result is a :class:`TaskFailure` with a one-line reason instead of an exception: one bad candidate
+must not end a search.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from snnas._runtime import MALLOC_ENV
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that produced no result; ``reason`` is ``"ExceptionType: message"``."""
+
+    reason: str
+
+    @classmethod
+    def of(cls, exc: BaseException) -> TaskFailure:
+        text = str(exc).strip().splitlines()
+        return cls(f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": "))
+
+
+class Backend(ABC):
+    """Runs ``fn`` over tasks; ``workers`` is how many run at once."""
+
+    workers: int = 1
+
+    @abstractmethod
+    def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[tuple[T, Any]]:
+        """Yield ``(task, fn(task) or TaskFailure)`` for every task, in completion order.
+
+        ``tasks`` is consumed lazily (at most ``workers`` ahead), so a producer may decide the next
+        task late."""
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release what the backend started (a local Ray instance)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SerialBackend(Backend):
+    """One task at a time in this process: the reference every other backend must match."""
+
+    workers = 1
+
+    def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[tuple[T, Any]]:
+        for task in tasks:
+            try:
+                result = fn(task)
+            except Exception as e:  # one candidate's crash is a failed candidate, not a failed run
+                result = TaskFailure.of(e)
+            yield task, result
+
+
+def worker_env(workers: int, cpus: int | None = None) -> dict[str, str]:
+    """Environment for Ray workers: the allocator settings of ``snnas._runtime`` and an even share
+    of the cores per worker, so K workers don't each start a full-width thread pool."""
+    cpus = cpus or os.cpu_count() or 1
+    threads = str(max(1, cpus // max(1, workers)))
+    return {**MALLOC_ENV, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
+def _apply(fn: Callable[[T], Any], task: T) -> Any:
+    """The Ray task body: ``fn`` may be any picklable callable (a function or an EvalJob)."""
+    return fn(task)
+
+
+class RayBackend(Backend):
+    """Ray tasks, one CPU each. Without ``address`` a local Ray with ``workers`` CPUs is started (and
+    shut down by :meth:`close`); with ``address`` an existing cluster is joined and as many tasks run
+    at once as it has CPUs (or ``workers`` when given). A Ray already initialised in this process is
+    used as it is."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None):
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.address = address
+        self._requested = workers
+        self.workers = workers or 1
+        self._owner = False
+        self._ready = False
+
+    def _start(self) -> None:
+        if self._ready:
+            return
+        import ray
+
+        if not ray.is_initialized():
+            if self.address is None:
+                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+                ray.init(num_cpus=self._requested or 1, include_dashboard=False, logging_level="WARNING",
+                         runtime_env={"env_vars": worker_env(self._requested or 1)})
+            else:  # the cluster's nodes differ from this machine: pass the allocator settings only
+                ray.init(address=self.address, logging_level="WARNING",
+                         runtime_env={"env_vars": dict(MALLOC_ENV)})
+            self._owner = True
+        if self._requested is None:
+            self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._ready = True
+
+    def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[tuple[T, Any]]:
+        import ray
+
+        self._start()
+        remote = ray.remote(num_cpus=1, max_retries=0)(_apply)
+        fn_ref = ray.put(fn)  # shipped once, not with every task
+        source = iter(tasks)
+        pending: dict[Any, T] = {}
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and len(pending) < self.workers:
+                    try:
+                        task = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    pending[remote.remote(fn_ref, task)] = task
+                if not pending:
+                    return
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    task = pending.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except Exception as e:  # RayTaskError, WorkerCrashedError, OutOfMemoryError...
+                        result = TaskFailure.of(getattr(e, "cause", None) or e)
+                    yield task, result
+        finally:
+            for ref in pending:  # the consumer stopped early (Ctrl-C): don't leave work running
+                ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        if self._owner:
+            import ray
+
+            ray.shutdown()
+            self._owner = False
+        self._ready = False
+
+
+def make_backend(workers: int = 1, address: str | None = None) -> Backend:
+    """Serial for one worker and no address; otherwise Ray (local, or joined at ``address``)."""
+    if address:
+        return RayBackend(workers=workers if workers and workers > 1 else None, address=address)
+    if workers > 1:
+        return RayBackend(workers=workers)
+    return SerialBackend()

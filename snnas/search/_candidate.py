@@ -1,0 +1,71 @@
+"""`evaluate_candidate`: the default evaluate function, train-from-scratch then measure.
+
+It is a plain top-level function of plain data so a Ray worker can run it: the space (a path, loaded
+once per process, or a SearchSpace object), the Architecture as JSON, and the run's evaluation config
+
+``{"dataset": "digits", "data_root": None, "data_seed": 0, "data_options": {}, "hardware":
+"45nm-fp32", "split": "val", "train": {TrainConfig fields: epochs, batch_size, lr, max_batches...}}``
+
+to which the strategy adds the candidate's ``seed`` and ``index``. The network is built only through
+``build_network`` and scored only by the shared ``Evaluator``, so what is scored is what is exported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+from typing import Any
+
+from snnas.space._architecture import Architecture
+
+
+@functools.lru_cache(maxsize=4)
+def _load_space(path: str) -> Any:
+    from snnas.space import load_space
+
+    return load_space(path)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_data(name: str, root: str | None, seed: int, options: tuple) -> Any:
+    from snnas.evaluate import load_dataset
+
+    return load_dataset(name, root=root, seed=seed, **dict(options))
+
+
+def evaluate_candidate(space_ref: Any, arch_json: str, eval_config: dict) -> dict:
+    """Train ``arch`` from scratch with the proxy recipe and return ``Metrics.to_dict()``.
+
+    Any failure (a build error, out of memory, a diverging loss reported by the Evaluator) comes back
+    as a dict with ``failed`` set to ``"ExceptionType: message"``; it never raises.
+    """
+    start = time.perf_counter()
+    try:
+        import torch
+
+        from snnas.evaluate import Evaluator, TrainConfig
+        from snnas.nn import build_network
+
+        space = _load_space(str(space_ref)) if isinstance(space_ref, (str, Path)) else space_ref
+        arch = Architecture.from_json(arch_json)
+        cfg = dict(eval_config)
+        seed = int(cfg.get("seed", 0))
+        options = tuple(sorted((cfg.get("data_options") or {}).items()))
+        data = _load_data(str(cfg.get("dataset", "digits")), cfg.get("data_root"),
+                          int(cfg.get("data_seed", 0)), options)
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(cfg.get("train") or {}) - known
+        if unknown:
+            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        train_kw = dict(cfg.get("train") or {})
+        train_kw.update(time_steps=arch.time_steps, seed=seed, quiet=True)
+        torch.manual_seed(seed)  # weight initialisation, so a candidate scores the same everywhere
+        model = build_network(space, arch)
+        evaluator = Evaluator(data, TrainConfig(**train_kw), hardware=cfg.get("hardware", "45nm-fp32"))
+        return evaluator.train_and_evaluate(model, split=cfg.get("split", "val")).to_dict()
+    except Exception as e:  # every failure is a recorded candidate, not a crash
+        first = (str(e).strip().splitlines() or [""])[0]
+        return {"failed": f"{type(e).__name__}: {first}".rstrip(": "),
+                "wall_time_s": time.perf_counter() - start}
