@@ -4,6 +4,7 @@ from snnas.report._pareto import (
     BOUNDED,
     MARGIN,
     Hypervolume,
+    feasible,
     hypervolume,
     objective_matrix,
     pareto_front,
@@ -16,5 +17,6 @@ from snnas.report._tables import CANDIDATE_COLUMNS, PARETO_COLUMNS, candidates_f
 from snnas.report._write import write_reports
 
 __all__ = ["BOUNDED", "CANDIDATE_COLUMNS", "LABELS", "MARGIN", "PARETO_COLUMNS", "Hypervolume",
-           "best_per_objective", "candidates_frame", "hypervolume", "objective_matrix", "pareto_frame",
-           "pareto_front", "plot_front", "reference_box", "scored", "write_reports", "write_summary"]
+           "best_per_objective", "candidates_frame", "feasible", "hypervolume", "objective_matrix",
+           "pareto_frame", "pareto_front", "plot_front", "reference_box", "scored", "write_reports",
+           "write_summary"]

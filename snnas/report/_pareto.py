@@ -25,7 +25,7 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-from snnas.runs import CandidateRecord, Objective
+from snnas.runs import CandidateRecord, Constraint, Objective
 
 #: (ideal, reference) for metrics whose range is known.
 BOUNDED: dict[str, tuple[float, float]] = {"accuracy": (1.0, 0.0), "mean_firing_rate": (0.0, 1.0)}
@@ -33,10 +33,16 @@ BOUNDED: dict[str, tuple[float, float]] = {"accuracy": (1.0, 0.0), "mean_firing_
 MARGIN = 1.1
 
 
-def scored(records: Sequence[CandidateRecord], objectives: Sequence[Objective]) -> list[CandidateRecord]:
-    """The completed candidates that have every objective as a finite number."""
-    return [r for r in records
-            if not r.failed and all(r.value(o.metric) is not None for o in objectives)]
+def feasible(record: CandidateRecord, constraints: Sequence[Constraint] = ()) -> bool:
+    """Completed and within every constraint (checked on the record's metrics)."""
+    return not record.failed and all(c.violation(record.metrics) <= 0 for c in constraints)
+
+
+def scored(records: Sequence[CandidateRecord], objectives: Sequence[Objective],
+           constraints: Sequence[Constraint] = ()) -> list[CandidateRecord]:
+    """The feasible completed candidates that have every objective as a finite number."""
+    return [r for r in records if feasible(r, constraints)
+            and all(r.value(o.metric) is not None for o in objectives)]
 
 
 def objective_matrix(records: Sequence[CandidateRecord], objectives: Sequence[Objective]) -> np.ndarray:
@@ -46,11 +52,11 @@ def objective_matrix(records: Sequence[CandidateRecord], objectives: Sequence[Ob
     return F * np.array([-1.0 if o.maximize else 1.0 for o in objectives])
 
 
-def pareto_front(records: Sequence[CandidateRecord],
-                 objectives: Sequence[Objective]) -> list[CandidateRecord]:
-    """The non-dominated candidates among the scored ones (pymoo's non-dominated sorting), by index.
-    Candidates with identical objective values are all kept."""
-    ok = scored(records, objectives)
+def pareto_front(records: Sequence[CandidateRecord], objectives: Sequence[Objective],
+                 constraints: Sequence[Constraint] = ()) -> list[CandidateRecord]:
+    """The non-dominated candidates among the feasible scored ones (pymoo's non-dominated
+    sorting), by index. Candidates with identical objective values are all kept."""
+    ok = scored(records, objectives, constraints)
     if not ok:
         return []
     idx = NonDominatedSorting().do(objective_matrix(ok, objectives), only_non_dominated_front=True)
@@ -68,10 +74,12 @@ class Hypervolume:
 
 
 def reference_box(records: Sequence[CandidateRecord], objectives: Sequence[Objective],
-                  reference: Mapping[str, float] | None = None) -> tuple[dict[str, float], dict[str, float]]:
-    """(ideal, reference) per objective metric, following the rules in this module's docstring."""
+                  reference: Mapping[str, float] | None = None, constraints: Sequence[Constraint] = (),
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """(ideal, reference) per objective metric, following the rules in this module's docstring;
+    observed values are those of the feasible candidates."""
     reference = dict(reference or {})
-    ok = scored(records, objectives)
+    ok = scored(records, objectives, constraints)
     ideal: dict[str, float] = {}
     ref: dict[str, float] = {}
     for o in objectives:
@@ -92,10 +100,12 @@ def reference_box(records: Sequence[CandidateRecord], objectives: Sequence[Objec
 
 
 def hypervolume(records: Sequence[CandidateRecord], objectives: Sequence[Objective],
-                reference: Mapping[str, float] | None = None) -> Hypervolume:
-    """Hypervolume (pymoo ``HV``) of the Pareto front in the normalised box; 0 when nothing scored."""
-    ideal, ref = reference_box(records, objectives, reference)
-    front = pareto_front(records, objectives)
+                reference: Mapping[str, float] | None = None,
+                constraints: Sequence[Constraint] = ()) -> Hypervolume:
+    """Hypervolume (pymoo ``HV``) of the (feasible) Pareto front in the normalised box; 0 when
+    nothing scored."""
+    ideal, ref = reference_box(records, objectives, reference, constraints)
+    front = pareto_front(records, objectives, constraints)
     value = 0.0
     if front:
         raw = np.array([[r.value(o.metric) for o in objectives] for r in front], dtype=float)

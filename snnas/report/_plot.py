@@ -12,7 +12,8 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from snnas.runs import CandidateRecord, Objective
+from snnas.report._pareto import feasible
+from snnas.runs import CandidateRecord, Constraint, Objective
 
 #: Axis labels with units; accuracy is stored as a fraction and drawn in percent.
 LABELS = {
@@ -38,18 +39,30 @@ def axes_for(objectives: Sequence[Objective]) -> tuple[str, str]:
     return x, y
 
 
+def _xy(records: Sequence[CandidateRecord], x: str, y: str) -> list[tuple[float, float]]:
+    pts = [(r.value(x), r.value(y)) for r in records]
+    return [(a * SCALE.get(x, 1.0), b * SCALE.get(y, 1.0)) for a, b in pts if a is not None and b is not None]
+
+
 def plot_front(records: Sequence[CandidateRecord], front: Sequence[CandidateRecord],
-               objectives: Sequence[Objective], path: Path, n_failed: int = 0) -> Path:
+               objectives: Sequence[Objective], path: Path, n_failed: int = 0,
+               constraints: Sequence[Constraint] = ()) -> Path:
+    """Scatter of the completed candidates (infeasible ones as crosses) with the front drawn over."""
     x, y = axes_for(objectives)
     fig = Figure(figsize=(6.4, 4.8), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    pts = [(r.value(x), r.value(y)) for r in records if not r.failed]
-    pts = [(a * SCALE.get(x, 1.0), b * SCALE.get(y, 1.0)) for a, b in pts if a is not None and b is not None]
+    done = [r for r in records if not r.failed]
+    bad = _xy([r for r in done if not feasible(r, constraints)], x, y)
+    pts = _xy([r for r in done if feasible(r, constraints)], x, y)
     fr = sorted((r.value(x) * SCALE.get(x, 1.0), r.value(y) * SCALE.get(y, 1.0)) for r in front
                 if r.value(x) is not None and r.value(y) is not None)
     if pts:
         ax.scatter(*zip(*pts, strict=True), s=18, c="0.6", label=f"candidates ({len(pts)})", zorder=2)
+    if bad:
+        ax.scatter(*zip(*bad, strict=True), s=22, marker="x", c="tab:orange", zorder=2,
+                   label=f"infeasible ({len(bad)}): " + ", ".join(str(c) for c in constraints))
+        pts = pts + bad
     if fr:
         line = "-" if len(objectives) == 2 else "none"  # a front in more objectives is no curve here
         ax.plot(*zip(*fr, strict=True), marker="o", ls=line, c="tab:red", ms=6, lw=1.5,

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from snnas.report._pareto import BOUNDED, MARGIN, Hypervolume
-from snnas.runs import CandidateRecord, Objective
+from snnas.report._pareto import BOUNDED, MARGIN, Hypervolume, feasible
+from snnas.runs import CandidateRecord, Constraint, Objective
 
 
 def _fmt(metric: str, v: float | None) -> str:
@@ -29,12 +29,12 @@ def _rule(o: Objective, hv: Hypervolume) -> str:
     return f"{MARGIN:g} x the largest observed value" if not o.maximize else "0"
 
 
-def best_per_objective(records: Sequence[CandidateRecord],
-                       objectives: Sequence[Objective]) -> dict[str, CandidateRecord]:
-    """The best completed candidate for each objective alone (ties: lowest index)."""
+def best_per_objective(records: Sequence[CandidateRecord], objectives: Sequence[Objective],
+                       constraints: Sequence[Constraint] = ()) -> dict[str, CandidateRecord]:
+    """The best feasible candidate for each objective alone (ties: lowest index)."""
     out = {}
     for o in objectives:
-        ok = [r for r in records if not r.failed and r.value(o.metric) is not None]
+        ok = [r for r in records if feasible(r, constraints) and r.value(o.metric) is not None]
         if ok:
             sign = -1.0 if o.maximize else 1.0
             out[o.metric] = min(ok, key=lambda r, m=o.metric, s=sign: (s * r.value(m), r.index))
@@ -43,16 +43,21 @@ def best_per_objective(records: Sequence[CandidateRecord],
 
 def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequence[CandidateRecord],
                   objectives: Sequence[Objective], hv: Hypervolume, config: Mapping,
-                  run_dir: str | None = None) -> Path:
+                  run_dir: str | None = None, constraints: Sequence[Constraint] = ()) -> Path:
     failed = [r for r in records if r.failed]
     done = len(records) - len(failed)
+    infeasible = sum(not r.failed and not feasible(r, constraints) for r in records)
     lines = ["# snnas run summary", ""]
     if run_dir:
         lines.append(f"- run: `{run_dir}`")
     for key in ("strategy", "seed", "budget", "workers"):
         if key in config:
             lines.append(f"- {key}: {config[key]}")
-    lines += [f"- candidates: {len(records)} evaluated, {done} completed, {len(failed)} failed", ""]
+    lines.append(f"- candidates: {len(records)} evaluated, {done} completed, {len(failed)} failed")
+    if constraints:
+        lines.append(f"- constraints: {', '.join(str(c) for c in constraints)} "
+                     f"({infeasible} completed candidate(s) infeasible, left out of the front)")
+    lines.append("")
     if done == 0:
         lines += ["**No completed candidates**: there is no front to rank. "
                   "`candidates.csv` lists every candidate and why it failed.", ""]
@@ -80,7 +85,7 @@ def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequenc
             lines.append(f"| {r.index} | `{r.id}` | {vals} | {r.arch.summary()} |")
         lines.append("")
 
-    best = best_per_objective(records, objectives)
+    best = best_per_objective(records, objectives, constraints)
     if best:
         lines += ["## Best candidate per objective", "",
                   "| objective | value | index | id | architecture |", "|---|---|---|---|---|"]

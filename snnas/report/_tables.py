@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from snnas.runs import CandidateRecord, Objective
+from snnas.report._pareto import feasible
+from snnas.runs import CandidateRecord, Constraint, Objective
 
 METRIC_COLUMNS = ("accuracy", "energy_mj", "macs", "acs", "mean_firing_rate", "params", "time_steps",
                   "wall_time_s")
 INTEGER_COLUMNS = ("index", "params", "time_steps")
-CANDIDATE_COLUMNS = ("index", "id", "state", "reason", *METRIC_COLUMNS, "architecture", "genome")
+CANDIDATE_COLUMNS = ("index", "id", "state", "reason", "feasible", *METRIC_COLUMNS, "architecture", "genome")
 PARETO_COLUMNS = ("index", "id", *METRIC_COLUMNS, "architecture", "genome")
 
 
@@ -22,8 +23,9 @@ def _metric_columns(objectives: Sequence[Objective]) -> list[str]:
     return [*METRIC_COLUMNS, *extra]
 
 
-def _row(r: CandidateRecord, metrics: Sequence[str]) -> dict:
-    row: dict = {"index": r.index, "id": r.id, "state": r.state, "reason": r.reason or ""}
+def _row(r: CandidateRecord, metrics: Sequence[str], constraints: Sequence[Constraint] = ()) -> dict:
+    row: dict = {"index": r.index, "id": r.id, "state": r.state, "reason": r.reason or "",
+                 "feasible": feasible(r, constraints)}
     for m in metrics:
         v = r.value(m)
         row[m] = np.nan if v is None else v
@@ -34,11 +36,13 @@ def _row(r: CandidateRecord, metrics: Sequence[str]) -> dict:
     return row
 
 
-def candidates_frame(records: Sequence[CandidateRecord], objectives: Sequence[Objective]) -> pd.DataFrame:
-    """Every candidate by index; failed ones carry their reason and empty metrics."""
+def candidates_frame(records: Sequence[CandidateRecord], objectives: Sequence[Objective],
+                     constraints: Sequence[Constraint] = ()) -> pd.DataFrame:
+    """Every candidate by index; failed ones carry their reason and empty metrics; ``feasible`` is
+    False for failed candidates and those breaking a constraint."""
     metrics = _metric_columns(objectives)
-    cols = ["index", "id", "state", "reason", *metrics, "architecture", "genome"]
-    return _typed(pd.DataFrame([_row(r, metrics) for r in records], columns=cols))
+    cols = ["index", "id", "state", "reason", "feasible", *metrics, "architecture", "genome"]
+    return _typed(pd.DataFrame([_row(r, metrics, constraints) for r in records], columns=cols))
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from snnas.report._pareto import hypervolume, pareto_front
 from snnas.report._plot import plot_front
 from snnas.report._summary import write_summary
 from snnas.report._tables import candidates_frame, pareto_frame
-from snnas.runs import CandidateRecord, RunStore, objectives_of
+from snnas.runs import CandidateRecord, RunStore, constraints_of, objectives_of
 
 
 def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = None,
@@ -19,16 +19,19 @@ def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = Non
                   reference: Mapping[str, float] | None = None) -> dict[str, Path]:
     """Write ``pareto.csv``, ``candidates.csv``, ``pareto.png`` and ``summary.md``.
 
-    ``source`` is a RunStore (its records, objectives and config; files go to the run directory
-    unless ``out_dir`` is given) or a list of records (objectives from ``space``, default
-    accuracy/energy; ``out_dir`` required). ``reference`` fixes hypervolume reference values in raw
-    units (e.g. ``{"energy_mj": 0.5}``) so several runs are measured in the same box.
+    ``source`` is a RunStore (its records, objectives, constraints and config; files go to the run
+    directory unless ``out_dir`` is given) or a list of records (objectives and constraints from
+    ``space``: a SearchSpace or a list of objectives, default accuracy/energy; ``out_dir``
+    required). Only feasible candidates (no constraint broken) enter the front. ``reference``
+    fixes hypervolume reference values in raw units (e.g. ``{"energy_mj": 0.5}``) so several runs
+    are measured in the same box.
     Returns ``{"pareto_csv", "candidates_csv", "pareto_png", "summary_md"}`` -> path.
     """
     run_dir = None
     if isinstance(source, RunStore):
         records = source.records()
         objectives = source.objectives if space is None else objectives_of(space)
+        constraints = source.constraints if space is None else constraints_of(space)
         config = source.config if config is None else config
         run_dir = str(source.path)
         out = Path(out_dir) if out_dir is not None else source.path
@@ -37,15 +40,17 @@ def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = Non
             raise RunError("write_reports needs out_dir when given records rather than a run")
         records = sorted(source, key=lambda r: r.index)
         objectives = objectives_of(space)
+        constraints = constraints_of(getattr(space, "constraints", None))
         out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
-    front = pareto_front(records, objectives)
-    hv = hypervolume(records, objectives, reference)
+    front = pareto_front(records, objectives, constraints)
+    hv = hypervolume(records, objectives, reference, constraints)
     paths = {"candidates_csv": out / "candidates.csv", "pareto_csv": out / "pareto.csv",
              "pareto_png": out / "pareto.png", "summary_md": out / "summary.md"}
-    candidates_frame(records, objectives).to_csv(paths["candidates_csv"], index=False)
+    candidates_frame(records, objectives, constraints).to_csv(paths["candidates_csv"], index=False)
     pareto_frame(front, objectives).to_csv(paths["pareto_csv"], index=False)
-    plot_front(records, front, objectives, paths["pareto_png"], n_failed=sum(r.failed for r in records))
-    write_summary(paths["summary_md"], records, front, objectives, hv, config, run_dir)
+    plot_front(records, front, objectives, paths["pareto_png"], n_failed=sum(r.failed for r in records),
+               constraints=constraints)
+    write_summary(paths["summary_md"], records, front, objectives, hv, config, run_dir, constraints)
     return paths

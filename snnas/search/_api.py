@@ -17,7 +17,7 @@ from typing import Any
 from snnas.errors import RunError
 from snnas.runs import CandidateRecord, RunStore
 from snnas.search._backend import make_backend
-from snnas.search._candidate import evaluate_candidate
+from snnas.search._candidate import eval_config_for, evaluate_candidate
 from snnas.search._evaluation import EvaluateFn
 from snnas.search._strategy import Strategy, make_strategy
 
@@ -54,18 +54,27 @@ def import_function(name: str) -> Callable:
     return obj
 
 
-def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "random", budget: int,
-           seed: int = 0, eval_config: Mapping | None = None, workers: int = 1, address: str | None = None,
+def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "random",
+           budget: int | None = None, seed: int = 0, eval_config: Mapping | None = None,
+           workers: int = 1, address: str | None = None,
            evaluate: EvaluateFn | None = None, strategy_options: Mapping | None = None,
            quiet: bool = False, argv: Sequence[str] | None = None, extra_config: Mapping | None = None,
            load_space: Callable[[str | Path], Any] | None = None, reports: bool = True) -> SearchResult:
     """Start a run in ``out_dir`` and evaluate ``budget`` candidates of ``strategy``.
 
-    ``evaluate`` defaults to :func:`evaluate_candidate` (train from scratch with ``eval_config``);
-    ``workers`` > 1 or an ``address`` evaluates on Ray. ``extra_config`` is stored in config.json.
+    ``budget`` defaults to the space's ``search.budget``. ``evaluate`` defaults to
+    :func:`evaluate_candidate` (train from scratch with ``eval_config``, default
+    :func:`eval_config_for` the space); ``workers`` > 1 or an ``address`` evaluates on Ray.
+    ``extra_config`` is stored in config.json.
     """
     load = load_space or _default_load
     space = load(space_path)  # a broken space fails before a run directory is made
+    if budget is None:
+        budget = (getattr(space, "defaults", None) or {}).get("budget")
+        if budget is None:
+            raise RunError("no budget: pass one or set search.budget in the space file")
+    if eval_config is None:
+        eval_config = eval_config_for(space)
     strat = make_strategy(strategy, **dict(strategy_options or {}))
     evaluate = evaluate or evaluate_candidate
     config = dict(extra_config or {})

@@ -3,8 +3,9 @@
 It is a plain top-level function of plain data so a Ray worker can run it: the space (a path, loaded
 once per process, or a SearchSpace object), the Architecture as JSON, and the run's evaluation config
 
-``{"dataset": "digits", "data_root": None, "data_seed": 0, "data_options": {}, "hardware":
-"45nm-fp32", "split": "val", "train": {TrainConfig fields: epochs, batch_size, lr, max_batches...}}``
+``{"dataset": "digits", "data_root": None, "data_seed": 0, "data_options": {}, "data_per_time_steps":
+False, "hardware": "45nm-fp32", "split": "val", "train": {TrainConfig fields: epochs, batch_size,
+lr, encoding, max_batches...}}`` (:func:`eval_config_for` builds it from a space and CLI options),
 
 to which the strategy adds the candidate's ``seed`` and ``index``. The network is built only through
 ``build_network`` and scored only by the shared ``Evaluator``, so what is scored is what is exported.
@@ -21,6 +22,23 @@ from typing import Any
 from snnas.space._architecture import Architecture
 
 
+def eval_config_for(space: Any, *, epochs: int | None = None, batch_size: int | None = None,
+                    lr: float | None = None, max_batches: int | None = None, hardware: str | None = None,
+                    data_root: str | Path | None = None, data_seed: int = 0) -> dict:
+    """The evaluation config of a search over ``space``: its task (dataset, encoding, hardware) and
+    proxy recipe (``search.proxy_epochs``, ``batch_size``, ``lr``), each overridable (CLI flags)."""
+    d = dict(getattr(space, "defaults", None) or {})
+    train = {"epochs": epochs if epochs is not None else d.get("proxy_epochs"),
+             "batch_size": batch_size if batch_size is not None else d.get("batch_size"),
+             "lr": lr if lr is not None else d.get("lr"), "encoding": getattr(space, "encoding", None),
+             "max_batches": max_batches}
+    dataset = getattr(space, "dataset", "digits")
+    return {"dataset": dataset, "data_root": None if data_root is None else str(Path(data_root).resolve()),
+            "data_seed": int(data_seed), "data_options": {}, "data_per_time_steps": dataset == "events",
+            "hardware": hardware or getattr(space, "hardware", None) or "45nm-fp32", "split": "val",
+            "train": {k: v for k, v in train.items() if v is not None}}
+
+
 @functools.lru_cache(maxsize=4)
 def _load_space(path: str) -> Any:
     from snnas.space import load_space
@@ -28,7 +46,7 @@ def _load_space(path: str) -> Any:
     return load_space(path)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def _load_data(name: str, root: str | None, seed: int, options: tuple) -> Any:
     from snnas.evaluate import load_dataset
 
@@ -52,9 +70,11 @@ def evaluate_candidate(space_ref: Any, arch_json: str, eval_config: dict) -> dic
         arch = Architecture.from_json(arch_json)
         cfg = dict(eval_config)
         seed = int(cfg.get("seed", 0))
-        options = tuple(sorted((cfg.get("data_options") or {}).items()))
+        options = dict(cfg.get("data_options") or {})
+        if cfg.get("data_per_time_steps"):  # event data is integrated into T frames per candidate
+            options["time_steps"] = arch.time_steps
         data = _load_data(str(cfg.get("dataset", "digits")), cfg.get("data_root"),
-                          int(cfg.get("data_seed", 0)), options)
+                          int(cfg.get("data_seed", 0)), tuple(sorted(options.items())))
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         unknown = set(cfg.get("train") or {}) - known
         if unknown:

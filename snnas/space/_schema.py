@@ -291,9 +291,9 @@ CELL = (
         "head_levels: [1/4]", parse_head_levels, default_doc="null (all levels)"),
     Key("stem_channels", f"int in [1, 4096]; {_VALUE}", 16, "Channels per node at level 1 "
         "(SpikeDHS's filter multiplier).", "stem_channels: [16, 32]", value(Int(1, 4096))),
-    Key("stem_stride", "1, 2, 4 or 8", 1, "Downsampling of the stem; level 1 is the input "
-        "resolution divided by this. The input height and width must be divisible by "
-        "`stem_stride * 2**(len(levels) - 1)`.", "stem_stride: 4", plain(Int(1, 8, pow2=True))),
+    Key("stem_stride", "1 or 2", 1, "Stride of the stem op (cell ops take stride 1 or 2); level 1 is "
+        "the input resolution divided by this. The input height and width must be divisible by "
+        "`stem_stride * 2**(len(levels) - 1)`.", "stem_stride: 2", plain(Int(1, 2))),
     Key("stem", "name", "conv_3x3", "The stem: a cell op (a name in `snnas.nn.OPS` with kind `cell`) "
         "applied with stride `stem_stride` from the input channels to `stem_channels`.",
         "stem: conv_5x5", plain(CELL_OP)),

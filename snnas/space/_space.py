@@ -20,6 +20,7 @@ import numpy as np
 
 from snnas.errors import SpaceError
 from snnas.space._architecture import Architecture, NeuronSpec
+from snnas.space._trellis import Trellis
 from snnas.space._validate import Parsed
 from snnas.space._values import ValueSpec
 
@@ -49,7 +50,22 @@ class Decision:
 
 
 class SearchSpace:
-    """A validated search space (build it with ``load_space``)."""
+    """A validated search space (build it with ``load_space``).
+
+    Attributes: ``path``, ``name`` (file stem), ``family``, ``description``, ``dataset``,
+    ``input_shape`` (C, H, W), ``num_classes``, ``encoding``, ``objectives`` [(metric, "max"|"min")],
+    ``constraints`` [(metric, "<="|">=", value)], ``hardware``, ``defaults`` (the ``search``
+    section), ``fixed`` (the non-searched keyword arguments of ``snnas.nn.build_network``: cell
+    nodes/multiplier/stem/stem_stride, transformer patch_size/stem_stages/stem), ``settings`` (the
+    other non-searched facts: layers, ops, levels, ... or max_depth, and a decision's value when it
+    has one choice, else None), ``decisions`` (the genes), ``shared_neuron``, ``detach_reset``,
+    ``tau_learnable`` / ``tau_bounds``, ``dgs`` ({init, bounds, step} when the surrogate width is
+    moved by DGS, else None), ``trellis`` (cell family: the `Trellis`).
+    """
+
+    fixed: dict[str, Any]
+    settings: dict[str, Any]
+    trellis: Trellis | None
 
     def __init__(self, parsed: Parsed, path: str | None = None, name: str = "space"):
         task, top = parsed["task"], parsed[""]
@@ -98,11 +114,12 @@ class SearchSpace:
 
     def _init_cell(self, p: Parsed) -> None:
         c = p["cell"]
+        assert p.trellis is not None  # set by validation for the cell family
         self.trellis = p.trellis
         nodes, e, layers = c["nodes"], c["edges_per_node"], c["layers"]
-        self.fixed: dict[str, Any] = {"nodes": nodes, "multiplier": c["multiplier"],
-                                      "stem": c["stem"], "stem_stride": c["stem_stride"]}
-        self.settings: dict[str, Any] = {
+        self.fixed = {"nodes": nodes, "multiplier": c["multiplier"], "stem": c["stem"],
+                      "stem_stride": c["stem_stride"]}
+        self.settings = {
             "nodes": nodes, "edges_per_node": e, "layers": layers, "ops": list(c["ops"]),
             "n_levels": len(c["levels"]), "transitions": list(c["transitions"]),
             "head_levels": list(self.trellis.heads), "stem_channels": _single(c["stem_channels"]),
@@ -143,11 +160,11 @@ class SearchSpace:
 
     # ---- sizes and bounds -----------------------------------------------------------------------
     def _n(self, name: str) -> int:
-        return len(next(s for s in self._slots if s.name == name).choices)
+        return len(self.choices(name))
 
     def _neuron_count(self, prefix: str) -> int:
         total = 0
-        for kind in next(s for s in self._slots if s.name == prefix + "kind").choices:
+        for kind in self.choices(prefix + "kind"):
             uses = NEURON_USES.get(kind, _ALL_USES)
             n = 1
             for key in ("tau", "threshold", "reset"):
@@ -174,7 +191,7 @@ class SearchSpace:
             n *= self._neuron_count("neuron.")
         else:
             block *= self._neuron_count("block0.neuron.")
-        depths = next(s for s in self._slots if s.name == "depth").choices
+        depths = self.choices("depth")
         return n * sum(block**d for d in depths)
 
     def log10_size(self) -> float:
@@ -336,9 +353,9 @@ class SearchSpace:
             return values
         depth = arch.depth
         values.update(embed_dim=arch.embed_dim, depth=depth, attention=arch.attention)
-        if depth not in self._choices("depth"):
+        if depth not in self.choices("depth"):
             raise self._bad(f"depth = {depth!r} is not a choice "
-                            f"({', '.join(str(d) for d in self._choices('depth'))})")
+                            f"({', '.join(str(d) for d in self.choices('depth'))})")
         for key in ("heads", "mlp_ratio"):
             seq = getattr(arch, key) or ()
             if len(seq) != depth:
@@ -347,8 +364,14 @@ class SearchSpace:
         values.update(self._neurons_values(arch.neurons, depth, "block"))
         return values
 
-    def _choices(self, name: str) -> tuple:
-        return next(s for s in self._slots if s.name == name).choices
+    def choices(self, name: str) -> tuple:
+        """The choices of any setting by decision name, searched or fixed (e.g. ``time_steps``,
+        ``neuron.tau``, ``block0.heads``); SpaceError for an unknown name."""
+        for s in self._slots:
+            if s.name == name:
+                return s.choices
+        raise SpaceError(f"space '{self.name}' has no setting '{name}'; settings: "
+                         + ", ".join(s.name for s in self._slots))
 
     # ---- search operators -----------------------------------------------------------------------
     def canonical(self, genome: Sequence[int]) -> list[int]:

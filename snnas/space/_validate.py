@@ -8,7 +8,7 @@ time-step constraints that leave no choice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from snnas.space._schema import (
@@ -32,7 +32,6 @@ class Parsed:
     sections: dict[str, dict[str, Any]]
     time_choices: tuple[int, ...] = ()
     trellis: Trellis | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.sections[section]
@@ -103,6 +102,8 @@ def parse_document(data: Any, ctx: Ctx) -> Parsed:
 
 
 def _section(ctx: Ctx, path: FieldPath, raw: Any, keys: tuple[Key, ...]) -> dict[str, Any]:
+    if raw is None and path:  # `search:` with every line commented out
+        raw = {}
     if not isinstance(raw, dict):
         ctx.fail(path, f"expected a mapping of keys ({', '.join(k.name for k in keys[:4])}, ...), "
                  f"got {show(raw)} ({typename(raw)})")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from snnas.errors import SpaceError, UnknownNameError
-from snnas.space._yaml import FieldPath, path_str
+from snnas.space._yaml import FieldPath, one_line, path_str
 
 MAX_CHOICES = 1000
 """A choice list or expanded range may hold at most this many values."""
@@ -41,7 +42,8 @@ class Ctx:
         return None
 
     def fail(self, path: FieldPath, msg: str) -> NoReturn:
-        raise SpaceError(msg, file=self.file, line=self.line(path), path=path_str(path) or None)
+        raise SpaceError(one_line(msg), file=self.file, line=self.line(path),
+                         path=path_str(path) or None)
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         if key not in self._cache:
@@ -72,14 +74,15 @@ def _g(x: float) -> str:
 
 
 # ---- element types ------------------------------------------------------------------------------
-class Elem:
+class Elem(ABC):
     """The type of one plain value; ``check`` returns it normalised or fails with its path."""
 
     numeric = False
     label = "value"
 
+    @abstractmethod
     def check(self, ctx: Ctx, path: FieldPath, raw: Any, what: str = "value") -> Any:
-        raise TypeError  # abstract; every concrete element overrides check
+        """``raw`` normalised (e.g. int -> float), or ``ctx.fail`` naming ``what`` and the path."""
 
     def wrong(self, ctx: Ctx, path: FieldPath, raw: Any) -> NoReturn:
         ctx.fail(path, f"expected {self.label}, got {show(raw)} ({typename(raw)})")

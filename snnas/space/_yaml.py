@@ -9,6 +9,7 @@ Every failure, including YAML syntax errors, recursive aliases and alias bombs, 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -24,20 +25,34 @@ MAX_NODES = 100_000
 """More nodes than this (after expanding aliases) is rejected instead of walked (alias bombs)."""
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
+
+
 def path_str(path: FieldPath) -> str:
-    """``("cell", "ops", 2)`` -> ``cell.ops[2]``."""
+    """``("cell", "ops", 2)`` -> ``cell.ops[2]``; odd keys are quoted: ``task['a b']``."""
     out = ""
     for p in path:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif not _PLAIN_KEY.fullmatch(str(p)):
+            out += f"[{str(p)!r}]"
+        else:
+            out += f".{p}" if out else str(p)
     return out
+
+
+def one_line(text: str) -> str:
+    """Messages are printed on one line by the CLI: escape line breaks in user-supplied text."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def read_yaml(text: str, file: str | None = None) -> tuple[Any, dict[FieldPath, int]]:
     """Parse ``text`` with safe semantics; return (data, {field path: 1-based line})."""
     if not isinstance(text, str):
         raise SpaceError("a search space must be YAML text", file=file)
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader rejects control characters right here
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -46,14 +61,15 @@ def read_yaml(text: str, file: str | None = None) -> tuple[Any, dict[FieldPath, 
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = ", ".join(str(s) for s in (e.context, e.problem) if s) or str(e)
-        raise SpaceError(f"invalid YAML: {what}", file=file,
+        raise SpaceError(one_line(f"invalid YAML: {what}"), file=file,
                          line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as e:
         raise SpaceError(f"invalid YAML: {' '.join(str(e).split())}", file=file) from None
     except RecursionError:
         raise SpaceError("invalid YAML: document nested too deeply", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 class _Walker:
@@ -65,7 +81,7 @@ class _Walker:
         self.stack: set[int] = set()
 
     def fail(self, node: yaml.Node, msg: str, path: FieldPath) -> SpaceError:
-        return SpaceError(msg, file=self.file, line=node.start_mark.line + 1,
+        return SpaceError(one_line(msg), file=self.file, line=node.start_mark.line + 1,
                           path=path_str(path) or None)
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:

@@ -31,6 +31,7 @@ _FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-er
           "-fno-trapping-math",
           "-shared", "-fPIC", "-std=c11"]
 _MIN_PARALLEL = 1 << 16  # below this many elements one thread beats OpenMP start-up
+_NT_BYTES = int(os.environ.get("SNNAS_NT_BYTES", 8 << 20))  # streaming-store threshold per output
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -89,10 +90,10 @@ def _build() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(lib_path))
     i64, f32, i32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_int, ctypes.c_void_p
     lib.snnas_lif_forward.argtypes = [ptr, ptr, ptr, i64, i64, i32, ptr, i64, i64, i32, f32, i32,
-                                      f32, i32]
+                                      f32, i32, i32]
     lib.snnas_lif_forward.restype = None
     lib.snnas_lif_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, ptr, i64, i64, i32,
-                                       f32, i32, f32, i32, i32, f32, f32, i32]
+                                       f32, i32, f32, i32, i32, f32, f32, i32, i32]
     lib.snnas_lif_backward.restype = None
     return lib
 
@@ -131,6 +132,11 @@ def _threads(numel: int) -> int:
     return 1 if numel < _MIN_PARALLEL else torch.get_num_threads()
 
 
+def _streaming(numel: int) -> int:
+    """Use non-temporal stores for outputs too big to stay in cache anyway."""
+    return int(numel * 4 >= _NT_BYTES)
+
+
 def _forward(x: torch.Tensor, spikes: torch.Tensor, h: torch.Tensor | None, coef: torch.Tensor,
              inner: int, cfg: tuple) -> None:
     """One C call: spikes (and H, which backward needs, unless ``h`` is None) from x."""
@@ -140,7 +146,7 @@ def _forward(x: torch.Tensor, spikes: torch.Tensor, h: torch.Tensor | None, coef
     _lib.snnas_lif_forward(x.data_ptr(), spikes.data_ptr(), None if h is None else h.data_ptr(),
                            T, x.numel() // T, mode, coef.data_ptr(), coef.numel(), inner,
                            int(decay), vth, int(hard), v_reset if hard else 0.0,
-                           _threads(x.numel()))
+                           _streaming(x.numel()), _threads(x.numel()))
 
 
 class _FusedFn(torch.autograd.Function):
@@ -174,7 +180,8 @@ class _FusedFn(torch.autograd.Function):
         _lib.snnas_lif_backward(gs.data_ptr(), h.data_ptr(), x.data_ptr() if x is not None else None,
                                 gx.data_ptr(), gq.data_ptr() if gq is not None else None, T, N, mode,
                                 coef.data_ptr(), coef.numel(), ctx.inner, int(decay), vth, int(hard),
-                                v_reset if hard else 0.0, int(detach), sid, a, k, _threads(h.numel()))
+                                v_reset if hard else 0.0, int(detach), sid, a, k, _streaming(h.numel()),
+                                _threads(h.numel()))
         gcoef = None
         if gq is not None:
             c = coef.numel()

@@ -107,3 +107,18 @@ def test_three_objectives_and_an_objective_outside_the_standard_columns(tmp_path
     pareto = pd.read_csv(paths["pareto_csv"])
     assert sorted(pareto["index"]) == [0, 1, 2] and "latency_ms" in pareto.columns
     assert not math.isnan(float(paths["summary_md"].read_text().split("**")[1]))
+
+
+def test_infeasible_candidates_stay_out_of_the_front(tmp_path):
+    class Space:
+        objectives = [("accuracy", "max"), ("energy_mj", "min")]
+        constraints = ["energy_mj <= 3"]
+
+    # candidate 3 (0.95, 4.0) breaks the limit: 4 (0.85, 4.0) too; the front is {0, 1, 5}
+    paths = write_reports(HAND, Space(), tmp_path)
+    assert sorted(pd.read_csv(paths["pareto_csv"])["index"]) == [0, 1, 5]
+    cands = pd.read_csv(paths["candidates_csv"])
+    assert list(cands["feasible"]) == [True, True, True, False, False, True, False]
+    md = paths["summary_md"].read_text()
+    assert "energy_mj <= 3 (2 completed candidate(s) infeasible" in md
+    assert "| maximize accuracy | 90.00 % | 0 |" in md  # the best *feasible* accuracy

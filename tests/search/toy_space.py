@@ -92,3 +92,16 @@ def env_probe(task) -> dict:
     """What a backend's worker process sees (thread and allocator settings)."""
     keys = ("OMP_NUM_THREADS", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
     return {k: os.environ.get(k) for k in keys} | {"pid": os.getpid()}
+
+
+def evaluate_any(space_ref, arch_json: str, cfg: dict) -> dict:
+    """A cheap deterministic score of any cell Architecture (for plumbing tests on real spaces)."""
+    arch = Architecture.from_json(arch_json)
+    ops = [op for node in arch.cell or () for _, op in node]
+    conv = sum(op.startswith("conv") for op in ops)
+    acc = min(0.99, 0.3 + 0.08 * conv + 0.03 * arch.time_steps + (cfg["seed"] % 89) / 1e4)
+    macs = float((arch.stem_channels or 8) * 1000 * (1 + conv))
+    acs = float(300 * arch.time_steps * (1 + len(ops)))
+    return {"accuracy": acc, "energy_mj": (macs * 4.6 + acs * 0.9) * 1e-9, "macs": macs, "acs": acs,
+            "firing_rates": {}, "mean_firing_rate": 0.1, "params": 10 * int(macs),
+            "time_steps": arch.time_steps, "wall_time_s": 0.0, "failed": None}

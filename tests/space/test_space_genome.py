@@ -34,7 +34,7 @@ def test_decode_encode_round_trip(name, data):
     assert space.satisfies_static(arch)
     again = Architecture.from_json(arch.to_json())
     assert again == arch and again.id == arch.id and space.encode(again) == canon
-    assert arch.family == space.family and arch.time_steps in space._choices("time_steps")
+    assert arch.family == space.family and arch.time_steps in space.choices("time_steps")
     if space.family == "cell":
         s = space.settings
         assert len(arch.trellis) == s["layers"] == len(arch.neurons)
@@ -91,14 +91,19 @@ def test_bad_genomes(genome, match):
 
 
 def test_trellis_moves_are_repaired():
-    space = SPACES["dvs_gesture"]  # moves {0, +1}, levels 1..1/4, must end at 1/4 after 4 layers
+    space = load_space_text("""
+task: {dataset: digits, input_shape: [1, 8, 8], num_classes: 10}
+family: cell
+cell: {ops: [skip, conv_3x3], layers: 4, levels: [1, 1/2, 1/4], transitions: [0, 1],
+       head_levels: [1/4]}
+""", file="t.yaml")
     names = [d.name for d in space.decisions]
     g = [0] * len(names)
     arch = space.decode(g)  # all moves 0 cannot reach 1/4: the last layers are forced down
     assert arch.trellis == (0, 0, 1, 2)
     g[names.index("layer0.move")] = g[names.index("layer1.move")] = 1
     g[names.index("layer2.move")] = 1
-    assert space.decode(g).trellis == (1, 2, 2, 2)  # a 4th +1 would leave the levels
+    assert space.decode(g).trellis == (1, 2, 2, 2)  # a 3rd +1 would leave the levels
 
 
 def test_encode_rejects_foreign_architectures():

@@ -94,6 +94,20 @@ def test_inference_large_and_noncontiguous(monkeypatch):
         assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
 
 
+@pytest.mark.parametrize("shape", [(3, 2, 16, 8, 8), (3, 5, 7, 3)])  # aligned rows / odd sizes
+def test_streaming_stores_path(shape, monkeypatch):
+    """Outputs above SNNAS_NT_BYTES are written with non-temporal stores: same values."""
+    x = _x(shape, seed=5)
+    grad = torch.randn(shape, generator=torch.Generator().manual_seed(2))
+    n = PLIFNode(v_reset=None, surrogate="erf")
+    monkeypatch.setattr(_fused, "_NT_BYTES", 0)
+    ys, gs, ps = _run(n, x, grad, True, monkeypatch)
+    yr, gr, pr = _run(n, x, grad, False, monkeypatch)
+    assert torch.equal(ys, yr)
+    torch.testing.assert_close(gs, gr, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ps[0], pr[0], rtol=1e-4, atol=1e-4)
+
+
 def test_non_float32_and_foreign_surrogates_fall_back(monkeypatch):
     monkeypatch.setenv("SNNAS_FUSED", "1")
     x = _x().double().requires_grad_(True)
