@@ -21,6 +21,11 @@ def _fmt(metric: str, v: float | None) -> str:
     return f"{v:.4g}"
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell (cell summaries contain '|')."""
+    return text.replace("|", "\\|")
+
+
 def _rule(o: Objective, hv: Hypervolume) -> str:
     if o.metric in hv.given:
         return "given by the caller"
@@ -82,7 +87,7 @@ def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequenc
                   "|---|---|" + "---|" * len(metrics) + "---|"]
         for r in front:
             vals = " | ".join(_fmt(m, r.value(m)) for m in metrics)
-            lines.append(f"| {r.index} | `{r.id}` | {vals} | {r.arch.summary()} |")
+            lines.append(f"| {r.index} | `{r.id}` | {vals} | {_cell(r.arch.summary())} |")
         lines.append("")
 
     best = best_per_objective(records, objectives, constraints)
@@ -93,13 +98,13 @@ def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequenc
             if o.metric in best:
                 r = best[o.metric]
                 lines.append(f"| {o.direction} {o.metric} | {_fmt(o.metric, r.value(o.metric))} | {r.index} "
-                             f"| `{r.id}` | {r.arch.summary()} |")
+                             f"| `{r.id}` | {_cell(r.arch.summary())} |")
         lines.append("")
 
     if failed:
         lines += ["## Failures", "", "| count | reason |", "|---|---|"]
         for reason, n in Counter(r.reason or "unknown" for r in failed).most_common():
-            lines.append(f"| {n} | {reason.replace('|', '/')} |")
+            lines.append(f"| {n} | {_cell(reason)} |")
         lines.append("")
 
     lines += ["## Run config", "", "```json", json.dumps(dict(config), indent=2, sort_keys=True, default=str),

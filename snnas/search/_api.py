@@ -124,5 +124,5 @@ def _execute(store: RunStore, space: Any, strat: Strategy, evaluate: EvaluateFn,
     if reports:
         from snnas.report import write_reports
 
-        paths = write_reports(store, space)
+        paths = write_reports(store)  # objectives and constraints as recorded in the run
     return SearchResult(store.path, records, paths)

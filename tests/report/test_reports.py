@@ -122,3 +122,15 @@ def test_infeasible_candidates_stay_out_of_the_front(tmp_path):
     md = paths["summary_md"].read_text()
     assert "energy_mj <= 3 (2 completed candidate(s) infeasible" in md
     assert "| maximize accuracy | 90.00 % | 0 |" in md  # the best *feasible* accuracy
+
+
+def test_summary_tables_survive_pipes_in_architecture_summaries(tmp_path):
+    n = NeuronSpec()
+    two = Architecture(family="cell", time_steps=2, neurons=(n,), cell=(((0, "skip"),), ((1, "conv_3x3"),)),
+                       trellis=(0,), stem_channels=8)
+    assert "|" in two.summary()
+    r = CandidateRecord(0, two, None, COMPLETE, {"accuracy": 0.5, "energy_mj": 1.0})
+    md = write_reports([r], None, tmp_path)["summary_md"].read_text()
+    rows = [ln for ln in md.splitlines() if ln.startswith("| 0 |")]
+    header = next(ln for ln in md.splitlines() if ln.startswith("| index | id |"))
+    assert rows and all(ln.replace("\\|", "").count("|") == header.count("|") for ln in rows)

@@ -1,9 +1,12 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).parent
+if str(HERE) not in sys.path:  # toy_space is imported by name here, in subprocesses and Ray workers
+    sys.path.insert(0, str(HERE))
 
 
 @pytest.fixture(scope="session")
