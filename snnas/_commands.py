@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +152,7 @@ def _search(args: argparse.Namespace) -> int:
     from snnas import search as se
 
     if args.list_strategies:
-        rows = [[name, se.STRATEGIES.meta(name).get("description", "")] for name in se.STRATEGIES.names()]
-        print(_table(["strategy", "description"], rows))
+        print(_table(["strategy", "description"], [list(r) for r in se.list_strategies()]))
         return 0
     for flag in ("budget", "workers", "proxy_epochs", "batch_size"):
         v = getattr(args, flag)
@@ -164,6 +164,7 @@ def _search(args: argparse.Namespace) -> int:
     else:
         if not args.space:
             raise SnnasError("search: give --space FILE (or --resume RUN)")
+        from snnas._workflows import CANDIDATE_WEIGHTS_DIR
         from snnas.search._candidate import eval_config_for
         from snnas.space import load_space
 
@@ -172,8 +173,10 @@ def _search(args: argparse.Namespace) -> int:
         budget = args.budget or int(space.defaults.get("budget") or 20)
         out = args.out or Path("runs") / f"{space.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
         cfg = eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size, data_root=args.data_root)
+        cfg["weights_dir"] = str((Path(out) / "checkpoints" / CANDIDATE_WEIGHTS_DIR).resolve())
         result = se.search(space.path, out, strategy=args.strategy, budget=budget, seed=args.seed,
-                           eval_config=cfg, workers=args.workers, address=args.address, quiet=args.quiet)
+                           eval_config=cfg, workers=args.workers, address=args.address, quiet=args.quiet,
+                           argv=sys.argv)
     done = [r for r in result.records if not r.failed]
     print(f"run: {result.run_dir}  ({len(done)} completed, {len(result.records) - len(done)} failed)")
     for key in ("pareto_csv", "pareto_png", "candidates_csv", "summary_md"):

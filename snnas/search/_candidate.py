@@ -7,7 +7,8 @@ once per process, or a SearchSpace object), the Architecture as JSON, and the ru
 False, "hardware": "45nm-fp32", "split": "val", "train": {TrainConfig fields: epochs, batch_size,
 lr, encoding, max_batches...}}`` (:func:`eval_config_for` builds it from a space and CLI options),
 
-to which the strategy adds the candidate's ``seed`` and ``index``. The network is built only through
+to which the strategy adds the candidate's ``seed`` and ``index``. With ``weights_dir`` set, the
+proxy-trained weights are saved there as ``<arch id>.pt`` (what ``snnas export`` falls back to). The network is built only through
 ``build_network`` and scored only by the shared ``Evaluator``, so what is scored is what is exported.
 """
 
@@ -84,7 +85,14 @@ def evaluate_candidate(space_ref: Any, arch_json: str, eval_config: dict) -> dic
         torch.manual_seed(seed)  # weight initialisation, so a candidate scores the same everywhere
         model = build_network(space, arch)
         evaluator = Evaluator(data, TrainConfig(**train_kw), hardware=cfg.get("hardware", "45nm-fp32"))
-        return evaluator.train_and_evaluate(model, split=cfg.get("split", "val")).to_dict()
+        metrics = evaluator.train_and_evaluate(model, split=cfg.get("split", "val"))
+        if cfg.get("weights_dir") and not metrics.failed:  # kept so `snnas export` has what was scored
+            out = Path(cfg["weights_dir"])
+            out.mkdir(parents=True, exist_ok=True)
+            tmp = out / f".{arch.id}.{seed}.tmp"
+            torch.save(model.state_dict(), tmp)
+            tmp.replace(out / f"{arch.id}.pt")
+        return metrics.to_dict()
     except Exception as e:  # every failure is a recorded candidate, not a crash
         first = (str(e).strip().splitlines() or [""])[0]
         return {"failed": f"{type(e).__name__}: {first}".rstrip(": "),

@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent / "search"
 if str(HERE) not in sys.path:  # toy_space is imported by name here, in subprocesses and Ray workers
     sys.path.insert(0, str(HERE))
 
 
 @pytest.fixture(scope="session")
 def ray_local():
-    """One local Ray for the whole session (startup costs seconds); workers can import the toy
-    space module through PYTHONPATH."""
+    """One local Ray for the whole test session (startup costs seconds), shared by every test that
+    needs Ray; workers can import the toy space module through PYTHONPATH."""
     ray = pytest.importorskip("ray")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)

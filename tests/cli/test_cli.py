@@ -1,0 +1,83 @@
+"""The snnas command as users run it: real subprocesses, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from snnas import __version__
+
+
+def snnas(*args: str, cwd=None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snnas", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("snnas: error")]
+    assert len(lines) == 1, proc.stderr
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_version():
+    proc = snnas("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"snnas {__version__}"
+
+
+def test_hardware_list():
+    proc = snnas("hardware", "list")
+    assert proc.returncode == 0
+    for name, mac, ac in (("45nm-fp32", "4.6", "0.9"), ("45nm-fp16", "1.5", "0.4"), ("45nm-int8", "0.23", "0.03")):
+        row = next(ln for ln in proc.stdout.splitlines() if ln.startswith(name))
+        assert row.split()[1:3] == [mac, ac]
+
+
+def test_hardware_list_with_user_profile(tmp_path):
+    f = tmp_path / "hw.yaml"
+    f.write_text("profiles:\n  - {name: my-asic, e_mac_pj: 2.0, e_ac_pj: 0.1, description: test}\n")
+    proc = snnas("hardware", "list", "--config", str(f))
+    assert proc.returncode == 0 and "my-asic" in proc.stdout
+    f.write_text("profiles:\n  - {name: bad, e_mac_pj: fast, e_ac_pj: 0.1}\n")
+    assert_user_error(snnas("hardware", "list", "--config", str(f)), str(f), "e_mac_pj")
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["evaluate", "--neuron", "lifx"], ["unknown neuron 'lifx'", "lif", "plif"]),
+    (["evaluate", "--surrogate", "atann"], ["unknown surrogate 'atann'", "did you mean 'atan'"]),
+    (["evaluate", "--hardware", "7nm"], ["7nm", "45nm-fp32"]),
+    (["search", "--space", "search_spaces/digits.yaml", "--strategy", "nope"], ["unknown search strategy 'nope'", "random"]),
+    (["search", "--space", "no/such.yaml"], ["no/such.yaml"]),
+    (["report", "no/such/run"], ["no/such/run"]),
+])
+def test_unknown_names_and_paths_are_one_line_errors(args, needles):
+    assert_user_error(snnas(*args), *needles)
+
+
+def test_space_validate_reports_file_line_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = open("search_spaces/digits.yaml").read().replace("ops: [skip, conv_3x3", "ops: [skip, conv_3x4")
+    bad.write_text(text)
+    line = text.splitlines().index(next(ln for ln in text.splitlines() if "conv_3x4" in ln)) + 1
+    proc = snnas("space", "validate", "search_spaces/digits.yaml", str(bad))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert "search_spaces/digits.yaml: ok" in proc.stdout
+    assert f"{bad}:{line} cell.ops" in proc.stdout and "conv_3x3" in proc.stdout
+
+
+def test_space_show_and_sample():
+    proc = snnas("space", "show", "search_spaces/digits_transformer.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "params" in proc.stdout and "MACs/sample" in proc.stdout
+    proc = snnas("space", "sample", "search_spaces/digits.yaml", "-n", "3", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert len([ln for ln in proc.stdout.splitlines() if "cell T=" in ln]) == 3
+
+
+def test_list_strategies():
+    proc = snnas("search", "--list-strategies")
+    assert proc.returncode == 0 and "random" in proc.stdout
