@@ -15,7 +15,7 @@ from snnas.nn._build import (
     build_from_architecture,
     build_network,
 )
-from snnas.nn._cells import Cell, CellNetwork, Resample, cell_op
+from snnas.nn._cells import Cell, CellNetwork, Resample, cell_op, check_cell, live_states
 from snnas.nn._conv_ops import SeqPool, Zero
 from snnas.nn._layers import (
     FactorizedReduce,
@@ -57,6 +57,8 @@ __all__ = [
     "build_from_architecture",
     "build_network",
     "cell_op",
+    "check_cell",
+    "live_states",
     "neuron_config",
     "ops_of_kind",
     "seq_apply",

@@ -46,12 +46,11 @@ class _SpikeAttention(nn.Module):
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         """[T, B, N, D] -> [T, B, heads, N, D/heads]."""
-        T, B, N, D = x.shape
-        return x.reshape(T, B, N, self.heads, D // self.heads).transpose(2, 3)
+        return x.unflatten(-1, (self.heads, -1)).transpose(2, 3)
 
     def _merge(self, x: torch.Tensor) -> torch.Tensor:
-        T, B, H, N, d = x.shape
-        return x.transpose(2, 3).reshape(T, B, N, H * d)
+        """[T, B, heads, N, d] -> [T, B, N, heads*d]."""
+        return x.transpose(2, 3).flatten(-2)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, heads={self.heads}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import nn
 
 from snnas.nn._registry import OPS
@@ -19,7 +18,7 @@ class SpikingCNN(nn.Module):
         self.features = features
         self.head = nn.Linear(feature_dim, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x):  # unannotated: torch.fx would copy the hints into exported source
         y = self.features(x)
         return self.head(y.flatten(2)).mean(0)
 

@@ -10,7 +10,6 @@ quarter of the work per level, and keeps the result a spike tensor for the energ
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,42 +51,82 @@ class Resample(nn.Module):
         return x[..., : size[0], : size[1]] if self.up else x
 
 
+def live_states(nodes: Sequence[Node], multiplier: int) -> set[int]:
+    """Indices of the cell states (0, 1 = inputs, 2 + j = node j) that can affect the cell output.
+
+    Edges whose op does not read its input (meta ``reads_input=False``: ``zero``) do not make their
+    source live. Dead states are never computed, so a sampled cell that ignores an input or leaves
+    a node unused costs no energy for it and leaves no parameters without gradients. If only zero
+    ops read the inputs, input 1 is kept as the shape reference of their zeros.
+    """
+    n = len(nodes)
+    live = set(range(2 + n - multiplier, 2 + n))
+    for j in reversed(range(n)):
+        if 2 + j in live:
+            live.update(src for src, op in nodes[j] if OPS.meta(op).get("reads_input", True))
+    if not live & {0, 1}:
+        live.add(1)
+    return live
+
+
+Genotype = tuple[tuple[tuple[int, str], ...], ...]
+
+
+def check_cell(nodes: Sequence[Node], multiplier: int | None) -> tuple[Genotype, int]:
+    """Validate a cell genotype; returns it as nested tuples and the resolved multiplier."""
+    cell = tuple(tuple((int(s), str(op)) for s, op in node) for node in nodes)
+    if not cell:
+        raise SpaceError("a cell needs at least one node")
+    for j, node in enumerate(cell):
+        if not node:
+            raise SpaceError(f"cell node {j} has no incoming edge")
+        for src, op in node:
+            cell_op(op)
+            if not 0 <= src < 2 + j:
+                raise SpaceError(f"cell node {j}: edge source {src} is not one of 0..{1 + j} "
+                                 "(the two cell inputs and earlier nodes)")
+    mult = len(cell) if multiplier is None else int(multiplier)
+    if not 1 <= mult <= len(cell):
+        raise SpaceError(f"multiplier {mult} must be in 1..{len(cell)} (nodes)")
+    return cell, mult
+
+
 class Cell(nn.Module):
     """One layer: preprocess both inputs, then each node sums its edges' ops; output = concat of
-    the last ``multiplier`` nodes (``multiplier * channels`` channels)."""
+    the last ``multiplier`` nodes (``multiplier * channels`` channels). Only live states (see
+    `live_states`) are built and computed; ``reads`` says which of the two inputs are used."""
 
     def __init__(self, nodes: Sequence[Node], channels: int, in0: tuple[int, int],
                  in1: tuple[int, int], level: int, neuron: dict[str, Any] | None = None,
                  multiplier: int | None = None):
         super().__init__()
-        self.nodes = tuple(tuple((int(s), str(op)) for s, op in node) for node in nodes)
-        for j, node in enumerate(self.nodes):
-            if not node:
-                raise SpaceError(f"cell node {j} has no incoming edge")
-            for src, _ in node:
-                if not 0 <= src < 2 + j:
-                    raise SpaceError(f"cell node {j}: edge source {src} is not one of 0..{1 + j} "
-                                     "(the two cell inputs and earlier nodes)")
-        self.multiplier = len(self.nodes) if multiplier is None else int(multiplier)
-        if not 1 <= self.multiplier <= len(self.nodes):
-            raise SpaceError(f"multiplier {self.multiplier} must be in 1..{len(self.nodes)} (nodes)")
+        self.nodes, self.multiplier = check_cell(nodes, multiplier)
         self.channels, self.level = channels, level
-        self.pre0 = Resample(in0[0], channels, in0[1], level, neuron)
-        self.pre1 = Resample(in1[0], channels, in1[1], level, neuron)
+        live = live_states(self.nodes, self.multiplier)
+        self.reads = (0 in live, 1 in live)
+        self.pre0 = Resample(in0[0], channels, in0[1], level, neuron) if self.reads[0] else None
+        self.pre1 = Resample(in1[0], channels, in1[1], level, neuron) if self.reads[1] else None
         self.ops = nn.ModuleList(
             nn.ModuleList(cell_op(op)(channels, channels, 1, neuron) for _, op in node)
-            for node in self.nodes)
+            if 2 + j in live else nn.ModuleList()
+            for j, node in enumerate(self.nodes))
 
     @property
     def out_channels(self) -> int:
         return self.multiplier * self.channels
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        states = [self.pre0(s0, size), self.pre1(s1, size)]
+    def forward(self, s0: torch.Tensor | None, s1: torch.Tensor | None,
+                size: tuple[int, int]) -> torch.Tensor:
+        states: list[torch.Tensor | None] = [
+            self.pre0(s0, size) if self.pre0 is not None else None,
+            self.pre1(s1, size) if self.pre1 is not None else None]
+        ref = states[0] if states[0] is not None else states[1]
         for node, ops in zip(self.nodes, self.ops, strict=True):
-            out = ops[0](states[node[0][0]])
-            for (src, _), op in zip(node[1:], ops[1:], strict=True):
-                out = out + op(states[src])
+            out = None
+            for (src, _), op in zip(node, ops, strict=False):  # dead node: no ops, stays None
+                x = states[src]
+                y = op(ref if x is None else x)  # x is None only for ops that ignore it (zero)
+                out = y if out is None else out + y
             states.append(out)
         return torch.cat(states[-self.multiplier:], dim=2)
 
@@ -96,6 +135,8 @@ class CellNetwork(nn.Module):
     """Stem, ``len(trellis)`` cells, then global average pool -> linear -> mean over T.
 
     ``neurons[i]`` is the neuron config of every neuron in layer i (the stem uses layer 0's).
+    A layer whose output no later layer reads (the same cell ignores one of its inputs) is not
+    built (an ``nn.Identity`` placeholder keeps layer indices) and not computed.
     Takes ``[T, B, C, H, W]``, returns ``[B, num_classes]``.
     """
 
@@ -108,22 +149,31 @@ class CellNetwork(nn.Module):
                              f"{len(neurons)} neurons")
         self.trellis = tuple(int(t) for t in trellis)
         self.stem = cell_op(stem)(in_channels, stem_channels, stem_stride, neurons[0])
+        cell, mult = check_cell(cell, multiplier)
+        states = live_states(cell, mult)
+        n = len(self.trellis)
+        live = [False] * n
+        for i in reversed(range(n)):
+            live[i] = (i == n - 1 or (live[i + 1] and 1 in states)
+                       or (i + 2 < n and live[i + 2] and 0 in states))
+        self.live = tuple(live)
         prev = [(stem_channels, 0), (stem_channels, 0)]
-        cells = []
-        for level, neuron in zip(self.trellis, neurons, strict=True):
-            c = Cell(cell, stem_channels * 2 ** level, prev[0], prev[1], level, neuron, multiplier)
-            cells.append(c)
-            prev = [prev[1], (c.out_channels, level)]
+        cells: list[nn.Module] = []
+        for level, neuron, is_live in zip(self.trellis, neurons, self.live, strict=True):
+            width = stem_channels * 2 ** level
+            cells.append(Cell(cell, width, prev[0], prev[1], level, neuron, mult)
+                         if is_live else nn.Identity())
+            prev = [prev[1], (mult * width, level)]
         self.cells = nn.ModuleList(cells)
         self.head = nn.Linear(prev[1][0], num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x):  # unannotated: torch.fx would copy the hints into exported source
         s = self.stem(x)
-        sizes = [tuple(s.shape[-2:])]
+        sizes = [(s.shape[-2], s.shape[-1])]
         for _ in range(max(self.trellis)):
             h, w = sizes[-1]
-            sizes.append((math.ceil(h / 2), math.ceil(w / 2)))
-        s0 = s1 = s
-        for cell, level in zip(self.cells, self.trellis, strict=True):
-            s0, s1 = s1, cell(s0, s1, sizes[level])
+            sizes.append(((h + 1) // 2, (w + 1) // 2))  # ceil: what every stride-2 op gives
+        s0, s1 = s, s
+        for cell, level, is_live in zip(self.cells, self.trellis, self.live, strict=True):
+            s0, s1 = s1, (cell(s0, s1, sizes[level]) if is_live else None)
         return self.head(s1.mean(dim=(-2, -1))).mean(0)

@@ -6,7 +6,6 @@ can sit on any cell edge and the mixed ops of a supernet can sum their outputs.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -31,9 +30,8 @@ class Zero(nn.Module):
         self.c_out, self.stride = c_out, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, B, _, H, W = x.shape
         s = self.stride
-        return x.new_zeros(T, B, self.c_out, math.ceil(H / s), math.ceil(W / s))
+        return torch.zeros_like(x[:, :, :1, ::s, ::s]).expand(-1, -1, self.c_out, -1, -1).contiguous()
 
     def extra_repr(self) -> str:
         return f"c_out={self.c_out}, stride={self.stride}"
@@ -61,7 +59,8 @@ def skip(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = Non
     return FactorizedReduce(c_in, c_out, neuron)
 
 
-@OPS.register("zero", kind="cell", energy="none: outputs zeros without reading its input")
+@OPS.register("zero", kind="cell", energy="none: outputs zeros without reading its input",
+              reads_input=False)
 def zero(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
     _check_stride("zero", stride)
     return Zero(c_out, stride)

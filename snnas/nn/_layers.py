@@ -2,9 +2,10 @@
 
 Convolutions and batch norm run on the merged ``[T*B, ...]`` view (one BN statistic over all time
 steps, as in tdBN/Spikformer) and the result is reshaped back to ``[T, B, ...]`` before the neuron,
-because neurons integrate over the leading time axis. Between a neuron and the conv/linear that
-consumes its spikes only shape ops appear, so the energy counter can see that the consumer is fed
-by spikes and price it as accumulates (AC) instead of multiply-accumulates (MAC).
+because neurons integrate over the leading time axis. Forwards have no Python control flow on
+tensor shapes or values, so ``torch.fx`` can trace them for the exporter. Between a neuron and the
+conv/linear that consumes its spikes only shape ops appear, so the energy counter can see that the
+consumer is fed by spikes and price it as accumulates (AC) instead of multiply-accumulates (MAC).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from snnas.spiking import make_neuron
 
 def seq_apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Run a per-frame module (conv, BN, pool) on ``[T, B, ...]`` by merging T and B."""
-    y = module(x.flatten(0, 1))
-    return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+    return module(x.flatten(0, 1)).unflatten(0, x.shape[:2])
 
 
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
@@ -68,11 +68,10 @@ class SpikingConv(nn.Module):
         self.neuron = make_neuron(**neuron_config(neuron))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, B = x.shape[:2]
         y = self.bn(self.conv(x.flatten(0, 1)))
         if self.pool is not None:
             y = self.pool(y)
-        return self.neuron(y.reshape(T, B, *y.shape[1:]))
+        return self.neuron(y.unflatten(0, x.shape[:2]))
 
 
 class SpikingLinear(nn.Module):
@@ -94,9 +93,9 @@ class FactorizedReduce(nn.Module):
     """Stride-2 spiking 1x1 conv that sees both pixel phases (DARTS' FactorizedReduce, spiking).
 
     Half the output channels come from even pixels, half from the odd ones, so a stride-2 skip or
-    trellis step down does not discard three quarters of its input. Odd sizes are handled with a
-    padded conv whose first row/column is dropped, so the output is ``ceil(H/2) x ceil(W/2)`` like
-    every other stride-2 op.
+    trellis step down does not discard three quarters of its input. The odd phase is the input
+    shifted by one pixel and zero-padded at the far edge, so the output is ``ceil(H/2) x ceil(W/2)``
+    like every other stride-2 op, for odd sizes too.
     """
 
     def __init__(self, c_in: int, c_out: int, neuron: dict[str, Any] | None = None):
@@ -108,13 +107,7 @@ class FactorizedReduce(nn.Module):
         self.neuron = make_neuron(**neuron_config(neuron))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        T, B = x.shape[:2]
         z = x.flatten(0, 1)
-        H, W = z.shape[-2:]
-        if H % 2 == 0 and W % 2 == 0:
-            b = self.conv_b(z[..., 1:, 1:])
-        else:
-            b = F.conv2d(z, self.conv_b.weight, stride=2, padding=1)[..., 1:, 1:]
+        b = self.conv_b(F.pad(z[..., 1:, 1:], (0, 1, 0, 1)))
         y = b if self.conv_a is None else torch.cat((self.conv_a(z), b), dim=1)
-        y = self.bn(y)
-        return self.neuron(y.reshape(T, B, *y.shape[1:]))
+        return self.neuron(self.bn(y).unflatten(0, x.shape[:2]))

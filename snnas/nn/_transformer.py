@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 from torch import nn
 
 from snnas.nn._registry import OPS
@@ -34,7 +33,7 @@ class SpikingTransformer(nn.Module):
                                     for h, r, n in zip(heads, mlp_ratios, neurons, strict=True))
         self.head = nn.Linear(embed_dim, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x):  # unannotated: torch.fx would copy the hints into exported source
         t = self.patch_embed(x)
         for blk in self.blocks:
             t = blk(t)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import math
 import os
 import platform
 import shutil
@@ -27,9 +28,10 @@ import torch
 from snnas.spiking._surrogate import Surrogate
 
 _SOURCE = Path(__file__).with_name("_lif_kernel.c")
+# -ffp-contract=off: no FMA in the forward, so spikes match torch bit for bit. -fno-trapping-math
+# and -fno-math-errno change no value; they only let gcc vectorise selects and fabsf.
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-errno",
-          "-fno-trapping-math",
-          "-shared", "-fPIC", "-std=c11"]
+          "-fno-trapping-math", "-shared", "-fPIC", "-std=c11"]
 _MIN_PARALLEL = 1 << 16  # below this many elements one thread beats OpenMP start-up
 _NT_BYTES = int(os.environ.get("SNNAS_NT_BYTES", 8 << 20))  # streaming-store threshold per output
 
@@ -91,10 +93,10 @@ def _build() -> ctypes.CDLL:
     i64, f32, i32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_int, ctypes.c_void_p
     lib.snnas_lif_forward.argtypes = [ptr, ptr, ptr, i64, i64, i32, ptr, i64, i64, i32, f32, i32,
                                       f32, i32, i32]
-    lib.snnas_lif_forward.restype = None
+    lib.snnas_lif_forward.restype = i32
     lib.snnas_lif_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, ptr, i64, i64, i32,
                                        f32, i32, f32, i32, i32, f32, f32, i32, i32]
-    lib.snnas_lif_backward.restype = None
+    lib.snnas_lif_backward.restype = i32
     return lib
 
 
@@ -120,8 +122,6 @@ def enabled() -> bool:
 
 def _surrogate_args(sur: Surrogate) -> tuple[int, float, float]:
     """(kernel id, alpha, precomputed constant k) as the C switch expects them."""
-    import math
-
     a = sur.alpha
     k = {1: math.pi * a / 2, 3: a / math.sqrt(math.pi),
          6: a / (2 * math.tanh(a / 2))}.get(sur.kernel_id, 0.0)
@@ -133,25 +133,32 @@ def _threads(numel: int) -> int:
 
 
 def _streaming(numel: int) -> int:
-    """Use non-temporal stores for outputs too big to stay in cache anyway."""
+    """Non-temporal stores for outputs too big to stay in cache anyway."""
     return int(numel * 4 >= _NT_BYTES)
+
+
+def _check(rc: int) -> None:
+    if rc != 0:
+        raise MemoryError("snnas fused LIF kernel: could not allocate its tail buffers")
 
 
 def _forward(x: torch.Tensor, spikes: torch.Tensor, h: torch.Tensor | None, coef: torch.Tensor,
              inner: int, cfg: tuple) -> None:
     """One C call: spikes (and H, which backward needs, unless ``h`` is None) from x."""
     mode, decay, vth, v_reset, _, _ = cfg
-    T = x.shape[0]
+    T, n = x.shape[0], x.numel()
     hard = v_reset is not None
-    _lib.snnas_lif_forward(x.data_ptr(), spikes.data_ptr(), None if h is None else h.data_ptr(),
-                           T, x.numel() // T, mode, coef.data_ptr(), coef.numel(), inner,
-                           int(decay), vth, int(hard), v_reset if hard else 0.0,
-                           _streaming(x.numel()), _threads(x.numel()))
+    _check(_lib.snnas_lif_forward(
+        x.data_ptr(), spikes.data_ptr(), None if h is None else h.data_ptr(), T, n // T, mode,
+        coef.data_ptr(), coef.numel(), inner, int(decay), vth, int(hard),
+        v_reset if hard else 0.0, _streaming(n), _threads(n)))
 
 
 class _FusedFn(torch.autograd.Function):
-    """Autograd wrapper: forward and backward are one C call each; ``coef`` is a float32 tensor
-    of C values (tau or sigmoid(w)) whose gradient is returned only for PLIF."""
+    """Autograd wrapper: forward and backward are one C call each. ``coef`` is a float32 tensor
+    of C values (tau or sigmoid(w)); its gradient is returned only for PLIF. Only H is saved
+    (plus x for PLIF with decay_input when w needs a gradient): spikes, V[t-1] and the surrogate
+    are recomputed from it in backward."""
 
     @staticmethod
     def forward(ctx, x, coef, cfg, inner):  # type: ignore[override]
@@ -170,20 +177,18 @@ class _FusedFn(torch.autograd.Function):
         h, x, coef = ctx.saved_tensors
         mode, decay, vth, v_reset, _, detach = ctx.cfg
         gs = grad_spikes.contiguous()
-        T = h.shape[0]
-        N = h.numel() // T
+        T, n = h.shape[0], h.numel()
         gx = torch.empty_like(h)
-        want_q = mode == 2 and ctx.needs_input_grad[1]
-        gq = torch.empty(N, dtype=torch.float32) if want_q else None
+        gq = torch.empty(n // T, dtype=torch.float32) if mode == 2 and ctx.needs_input_grad[1] else None
         sid, a, k = ctx.sur_args
         hard = v_reset is not None
-        _lib.snnas_lif_backward(gs.data_ptr(), h.data_ptr(), x.data_ptr() if x is not None else None,
-                                gx.data_ptr(), gq.data_ptr() if gq is not None else None, T, N, mode,
-                                coef.data_ptr(), coef.numel(), ctx.inner, int(decay), vth, int(hard),
-                                v_reset if hard else 0.0, int(detach), sid, a, k, _streaming(h.numel()),
-                                _threads(h.numel()))
+        _check(_lib.snnas_lif_backward(
+            gs.data_ptr(), h.data_ptr(), None if x is None else x.data_ptr(), gx.data_ptr(),
+            None if gq is None else gq.data_ptr(), T, n // T, mode, coef.data_ptr(), coef.numel(),
+            ctx.inner, int(decay), vth, int(hard), v_reset if hard else 0.0, int(detach), sid, a, k,
+            _streaming(n), _threads(n)))
         gcoef = None
-        if gq is not None:
+        if gq is not None:  # per-element dL/dq summed to the shape of q (scalar or per channel)
             c = coef.numel()
             gcoef = gq.sum() if c == 1 else gq.view(-1, c, ctx.inner).sum(dim=(0, 2))
             gcoef = gcoef.view(coef.shape)

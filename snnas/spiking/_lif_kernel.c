@@ -1,286 +1,381 @@
 /* Fused multi-step IF / LIF / PLIF forward and BPTT backward for float32 CPU tensors.
  *
  * Why: the pure-torch reference launches ~10 elementwise ops per time step, each streaming the
- * whole tensor through memory. Here each element's membrane potential stays in L1 (a chunk of
- * CHUNK neurons at a time) while the loop runs over T, so forward reads x once and writes the
- * spikes and H once; backward reads grad and H once and writes grad x once.
+ * whole tensor through memory. Here a block of 16 neurons keeps its membrane potential in a
+ * vector register while the loop runs over T: forward reads x once and writes the spikes and H
+ * once; backward reads grad and H once and writes grad x once (PLIF also reads x).
  *
  * Forward arithmetic copies snnas/spiking/_reference.py (itself SpikingJelly 2.0's order) op for
- * op in float32; it must be compiled with -ffp-contract=off (no FMA) so that spikes are
- * bit-identical to the torch reference. The backward only needs to agree to rounding.
+ * op in float32 and must be compiled with -ffp-contract=off (no FMA), so spikes are bit-identical
+ * to the torch reference. The backward only needs to agree to rounding.
  *
  * Layout: x, spike, h are [T, N] contiguous. coef holds C values (LIF: tau, PLIF: sigmoid(w));
  * element n uses coef[(n / inner) % C] (C = 1 for a scalar, inner = H*W for [T,B,C,H,W] input,
  * inner = 1 for a channel on the last dim). mode: 0 IF, 1 LIF (divide by tau), 2 PLIF (multiply
- * by sigmoid(w)).
+ * by sigmoid(w)). Vectors use GCC/Clang vector extensions, so the same source builds for any
+ * SIMD width; only the optional streaming stores are x86-specific.
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
-#define CHUNK 256
+#ifndef VL
+#define VL 16 /* lanes per block: one AVX-512 register (wider generic vectors spill) */
+#endif
+#define PF 512 /* prefetch distance in floats along each stream */
 #define INLINE static inline __attribute__((always_inline))
-#define ALIGNED __attribute__((aligned(64)))
 
-/* Outputs are computed into L1-resident chunk buffers, then copied out. For tensors larger than
- * the caches the copy uses non-temporal (streaming) stores: they skip the read-for-ownership of
- * the destination line, which saves a third of the memory traffic of a write. */
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(VL * sizeof(int32_t))));
+
+INLINE vf splat(float a) { return (vf){0} + a; }
+INLINE vf vload(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+INLINE void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+INLINE vf vsel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
+INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7fffffff); }
+
+/* x86 parts of a block, for the few operations plain vector code cannot express */
 #if defined(__AVX512F__)
-#include <immintrin.h>
-#define SNN_VEC 16
-#define SNN_STREAM(p, q) _mm512_stream_ps((p), _mm512_load_ps(q))
+#define SIMD_W 16
+typedef __m512 simd_t;
+#define SIMD_STREAM _mm512_stream_ps
+#define SIMD_FMA _mm512_fmadd_ps
+#define SIMD_MAX _mm512_max_ps
+#define SIMD_MIN _mm512_min_ps
 #elif defined(__AVX__)
-#include <immintrin.h>
-#define SNN_VEC 8
-#define SNN_STREAM(p, q) _mm256_stream_ps((p), _mm256_load_ps(q))
+#define SIMD_W 8
+typedef __m256 simd_t;
+#define SIMD_STREAM _mm256_stream_ps
+#define SIMD_MAX _mm256_max_ps
+#define SIMD_MIN _mm256_min_ps
+#if defined(__FMA__)
+#define SIMD_FMA _mm256_fmadd_ps
+#endif
 #elif defined(__SSE2__)
-#include <emmintrin.h>
-#define SNN_VEC 4
-#define SNN_STREAM(p, q) _mm_stream_ps((p), _mm_load_ps(q))
+#define SIMD_W 4
+typedef __m128 simd_t;
+#define SIMD_STREAM _mm_stream_ps
+#define SIMD_MAX _mm_max_ps
+#define SIMD_MIN _mm_min_ps
+#endif
+#ifdef SIMD_W
+typedef union { vf v; simd_t p[VL / SIMD_W]; } parts_t;
 #endif
 
-INLINE void store_out(float *restrict dst, const float *restrict src, int64_t m, int nt) {
-#ifdef SNN_VEC
-    if (nt && ((uintptr_t)dst % (SNN_VEC * sizeof(float))) == 0) {
-        int64_t j = 0;
-        for (; j + SNN_VEC <= m; j += SNN_VEC) SNN_STREAM(dst + j, src + j);
-        for (; j < m; j++) dst[j] = src[j];
-        return;
-    }
+/* Non-temporal store of one block: for outputs larger than the caches this skips the
+ * read-for-ownership of the destination line, a third of the traffic of a normal write. */
+INLINE void vstream(float *p, vf v) {
+#ifdef SIMD_W
+    parts_t u = {v};
+    for (int i = 0; i < VL / SIMD_W; i++) SIMD_STREAM(p + SIMD_W * i, u.p[i]);
+#else
+    vstore(p, v);
 #endif
-    (void)nt;
-    for (int64_t j = 0; j < m; j++) dst[j] = src[j]; /* inlined, unlike a memcpy call */
 }
 
-INLINE void store_fence(int nt) {
-#ifdef SNN_VEC
+/* a * b + c, fused where the CPU has FMA (backward only: contraction is off file-wide) */
+INLINE vf vmadd(vf a, vf b, vf c) {
+#ifdef SIMD_FMA
+    parts_t ua = {a}, ub = {b}, uc = {c}, r;
+    for (int i = 0; i < VL / SIMD_W; i++) r.p[i] = SIMD_FMA(ua.p[i], ub.p[i], uc.p[i]);
+    return r.v;
+#else
+    return a * b + c;
+#endif
+}
+
+/* min(max(x, lo), hi) in two instructions where possible */
+INLINE vf vclamp(vf x, float lo, float hi) {
+#ifdef SIMD_W
+    parts_t u = {x}, ul = {splat(lo)}, uh = {splat(hi)};
+    for (int i = 0; i < VL / SIMD_W; i++) u.p[i] = SIMD_MIN(SIMD_MAX(u.p[i], ul.p[i]), uh.p[i]);
+    return u.v;
+#else
+    x = vsel(x < lo, splat(lo), x);
+    return vsel(x > hi, splat(hi), x);
+#endif
+}
+
+INLINE void fence(int nt) {
+#if defined(__SSE2__)
     if (nt) _mm_sfence();
 #endif
     (void)nt;
 }
 
-/* ---- vectorisable float exp for the backward pass only (forward has no transcendental). libm's
- * expf does not vectorise without -ffast-math. exp(x) = 2^n 2^f with n = rint(x log2 e) and
- * 2^f from Cephes' exp2f polynomial on [-1/2, 1/2]; relative error about 2e-7 plus 2^-24 |x|.
- * FMA is used explicitly here (contraction is off file-wide to keep the forward exact). */
-#ifdef __FMA__
-#define MADD(a, b, c) fmaf((a), (b), (c))
-#else
-#define MADD(a, b, c) ((a) * (b) + (c))
-#endif
-INLINE float exp_approx(float x) {
-    x = x < -87.0f ? -87.0f : x; /* ternaries, not fminf: those vectorise */
-    x = x > 88.0f ? 88.0f : x;
-    float y = x * 1.44269504088896341f;
-    float n = rintf(y);
-    float f = y - n;
-    float p = 1.535336188319500e-4f;
-    p = MADD(p, f, 1.339887440266574e-3f);
-    p = MADD(p, f, 9.618437357674640e-3f);
-    p = MADD(p, f, 5.550332471162809e-2f);
-    p = MADD(p, f, 2.402264791363012e-1f);
-    p = MADD(p, f, 6.931472028550421e-1f);
-    p = MADD(p, f, 1.0f);
-    int32_t bits = ((int32_t)n + 127) << 23; /* 2^n */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+/* Blocks are always full: the ragged tail of N % VL lanes is run on zero-padded copies (see
+ * *_tail below), which keeps every hot loop free of tail handling. */
+INLINE void store_blk(float *p, vf v, int nt) {
+    if (nt) vstream(p, v);
+    else vstore(p, v);
 }
 
-/* Surrogate pseudo-derivative at u = h - v_th, same formulas as snnas/spiking/_surrogate.py.
- * k is a per-surrogate precomputed constant (see snnas_surrogate_const). */
-INLINE float surrogate_grad(float u, int id, float a, float k) {
-    float au = fabsf(u);
-    switch (id) {
-    case 0: { /* sigmoid */
-        float s = 1.0f / (1.0f + exp_approx(-a * u));
-        return (1.0f - s) * s * a;
-    }
-    case 1: { /* atan, k = pi * a / 2 */
-        float z = k * u;
-        return (a * 0.5f) / (1.0f + z * z);
-    }
-    case 2: /* piecewise_quadratic */
-        return au > 1.0f / a ? 0.0f : a - a * a * au;
-    case 3: { /* erf, k = a / sqrt(pi) */
-        float z = a * u;
-        return exp_approx(-z * z) * k;
-    }
-    case 4: /* rect */
-        return au < 0.5f / a ? a : 0.0f;
-    case 5: { /* triangle */
-        float g = (1.0f - au * a) * a;
-        return g > 0.0f ? g : 0.0f;
-    }
-    default: { /* dspike, k = b / (2 tanh(b / 2)) */
-        float e = exp_approx(2.0f * a * (au > 0.5f ? 0.5f : au));
-        float t = 1.0f - 2.0f / (e + 1.0f); /* tanh(b |u|) */
-        return au > 0.5f ? 0.0f : (1.0f - t * t) * k;
-    }
-    }
+INLINE vf coef_blk(const float *coef, int64_t n0, int64_t N, int64_t C, int64_t inner) {
+    if (C == 1) return splat(coef[0]);
+    float c[VL];
+    for (int64_t l = 0; l < VL; l++) c[l] = n0 + l < N ? coef[((n0 + l) / inner) % C] : 1.0f;
+    return vload(c);
 }
 
-INLINE float charge(float v, float x, float c, float vr, int mode, int decay) {
+/* Zero-padded [T, VL] copy of lanes n0.. of a [T, N] tensor (NULL in, NULL out). */
+static float *pad_tail(const float *src, int64_t T, int64_t N, int64_t n0) {
+    if (src == NULL) return NULL;
+    float *buf = calloc((size_t)(T * VL), sizeof(float));
+    if (buf)
+        for (int64_t t = 0; t < T; t++) memcpy(buf + t * VL, src + t * N + n0, (size_t)(N - n0) * sizeof(float));
+    return buf;
+}
+
+static void unpad_tail(float *dst, const float *buf, int64_t T, int64_t N, int64_t n0) {
+    if (dst == NULL) return;
+    for (int64_t t = 0; t < T; t++) memcpy(dst + t * N + n0, buf + t * VL, (size_t)(N - n0) * sizeof(float));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* forward: exactly the reference's float32 operations, in its order                          */
+INLINE vf charge(vf v, vf x, vf c, vf vr, const int mode, const int decay) {
     if (mode == 0) return v + x;
     if (mode == 1) return decay ? v + (x - (v - vr)) / c : v - (v - vr) / c + x;
     return decay ? v + (x - (v - vr)) * c : v - (v - vr) * c + x;
 }
 
-INLINE float after_reset(float h, float s, float vth, float vr, int hard) {
-    return hard ? s * vr + (1.0f - s) * h : h - s * vth;
-}
-
-INLINE void fill_coef(float *cl, const float *coef, int64_t n0, int64_t m, int64_t C, int64_t inner) {
-    if (C == 1) {
-        for (int64_t j = 0; j < m; j++) cl[j] = coef[0];
-    } else {
-        for (int64_t j = 0; j < m; j++) cl[j] = coef[((n0 + j) / inner) % C];
-    }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-INLINE void fwd_chunk(const float *restrict x, float *restrict spike, float *restrict hout,
-                      int64_t T, int64_t N, int64_t n0, int64_t m, const float *coef, int64_t C,
-                      int64_t inner, float vth, float vr, const int mode, const int decay,
-                      const int hard, const int store_h, int nt) {
-    float v[CHUNK] ALIGNED, cl[CHUNK] ALIGNED, sb[CHUNK] ALIGNED, hb[CHUNK] ALIGNED;
-    float v0 = hard ? vr : 0.0f;
-    for (int64_t j = 0; j < m; j++) v[j] = v0;
-    if (mode != 0) fill_coef(cl, coef, n0, m, C, inner);
-    else for (int64_t j = 0; j < m; j++) cl[j] = 1.0f;
-    float vre = hard ? vr : 0.0f;
+INLINE void fwd_blk(const float *x, float *spike, float *hout, int64_t T, int64_t N, int64_t n0,
+                    vf c, float vth_, float vr_, const int mode, const int decay, const int hard,
+                    int nt) {
+    const vf one = splat(1.0f), zero = splat(0.0f), vth = splat(vth_), vr = splat(vr_);
+    const vf vre = hard ? vr : zero; /* soft reset charges towards 0 */
+    vf v = vre;
     for (int64_t t = 0; t < T; t++) {
         const float *xt = x + t * N + n0;
-        for (int64_t j = 0; j < m; j++) {
-            float h = charge(v[j], xt[j], cl[j], vre, mode, decay);
-            float s = (h - vth) >= 0.0f ? 1.0f : 0.0f;
-            sb[j] = s;
-            hb[j] = h;
-            v[j] = after_reset(h, s, vth, vr, hard);
-        }
-        store_out(spike + t * N + n0, sb, m, nt);
-        if (store_h) store_out(hout + t * N + n0, hb, m, nt);
+        __builtin_prefetch(xt + PF, 0, 0);
+        vf h = charge(v, vload(xt), c, vre, mode, decay);
+        vi fire = (h - vth) >= zero;
+        vf s = (vf)(fire & (vi)one);
+        store_blk(spike + t * N + n0, s, nt);
+        if (hout) store_blk(hout + t * N + n0, h, nt);
+        v = hard ? s * vr + (one - s) * h : h - s * vth;
     }
 }
 
-#define FWD_CASE(MODE, DECAY, HARD, STORE)                                                       \
-    case ((MODE) * 8 + (DECAY) * 4 + (HARD) * 2 + (STORE)):                                      \
-        fwd_chunk(x, spike, hout, T, N, n0, m, coef, C, inner, vth, vr, MODE, DECAY, HARD, STORE, nt); \
+#define FWD_CASE(MODE, DECAY, HARD)                                                              \
+    case ((MODE) * 4 + (DECAY) * 2 + (HARD)):                                                    \
+        fwd_blk(x, spike, hout, T, N, n0, c, vth, vr, MODE, DECAY, HARD, nt);                    \
         break;
 
-void snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int64_t N, int mode,
-                       const float *coef, int64_t C, int64_t inner, int decay, float vth, int hard,
-                       float vr, int nt, int nthreads) {
-    int64_t nchunks = (N + CHUNK - 1) / CHUNK;
-    int store = hout != NULL;
-    int key = mode * 8 + (mode ? decay : 0) * 4 + hard * 2 + store;
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t n0 = c * CHUNK;
-        int64_t m = N - n0 < CHUNK ? N - n0 : CHUNK;
-        switch (key) {
-            FWD_CASE(0, 0, 0, 0) FWD_CASE(0, 0, 0, 1) FWD_CASE(0, 0, 1, 0) FWD_CASE(0, 0, 1, 1)
-            FWD_CASE(1, 0, 0, 0) FWD_CASE(1, 0, 0, 1) FWD_CASE(1, 0, 1, 0) FWD_CASE(1, 0, 1, 1)
-            FWD_CASE(1, 1, 0, 0) FWD_CASE(1, 1, 0, 1) FWD_CASE(1, 1, 1, 0) FWD_CASE(1, 1, 1, 1)
-            FWD_CASE(2, 0, 0, 0) FWD_CASE(2, 0, 0, 1) FWD_CASE(2, 0, 1, 0) FWD_CASE(2, 0, 1, 1)
-            FWD_CASE(2, 1, 0, 0) FWD_CASE(2, 1, 0, 1) FWD_CASE(2, 1, 1, 0) FWD_CASE(2, 1, 1, 1)
-        default:
-            break;
-        }
-        store_fence(nt);
+static inline void fwd_any(const float *x, float *spike, float *hout, int64_t T, int64_t N,
+                           int64_t n0, vf c, int key, float vth, float vr, int nt) {
+    switch (key) {
+        FWD_CASE(0, 0, 0) FWD_CASE(0, 0, 1)
+        FWD_CASE(1, 0, 0) FWD_CASE(1, 0, 1) FWD_CASE(1, 1, 0) FWD_CASE(1, 1, 1)
+        FWD_CASE(2, 0, 0) FWD_CASE(2, 0, 1) FWD_CASE(2, 1, 0) FWD_CASE(2, 1, 1)
+    default:
+        break;
     }
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* BPTT. carry = dL/dV[t] flowing back from step t+1. Per step:
- *   gH = gS * sg + carry * dV/dH,  dV/dH = (1 - S) + (vr - H) sg  (hard)  or  1 - vth sg (soft),
- *   with the sg terms dropped under detach_reset;  gX = gH * dH/dX;  carry = gH * dH/dV[t-1],
- * written with r = dH/dX under decay_input (IF: r = 0, LIF: 1/tau, PLIF: sigmoid(w)) as
- *   gX = decay ? gH * r : gH,  carry = gH - gH * r.
- * Only the surrogate is a compile-time case (hard/detach/decay are 0/1 factors), which keeps the
- * build to about a second. PLIF also accumulates dL/dq = sum_t gH dH/dq per element into gq. */
-INLINE void bwd_chunk(const float *restrict gs, const float *restrict hin, const float *restrict x,
-                      float *restrict gx, float *restrict gq, int64_t T, int64_t N, int64_t n0,
-                      int64_t m, const float *coef, int64_t C, int64_t inner, int mode, float vth,
-                      float vr, int decay, int hard, int detach, const int sid, float a, float k,
-                      const int plif_q, int nt) {
-    float carry[CHUNK] ALIGNED, rl[CHUNK] ALIGNED, acc[CHUNK] ALIGNED, gb[CHUNK] ALIGNED;
-    for (int64_t j = 0; j < m; j++) { carry[j] = 0.0f; acc[j] = 0.0f; }
-    if (mode == 0) {
-        for (int64_t j = 0; j < m; j++) rl[j] = 0.0f;
-    } else {
-        fill_coef(rl, coef, n0, m, C, inner);
-        if (mode == 1)
-            for (int64_t j = 0; j < m; j++) rl[j] = 1.0f / rl[j];
+/* Returns 0, or -1 if the small tail buffers could not be allocated. */
+int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int64_t N, int mode,
+                      const float *coef, int64_t C, int64_t inner, int decay, float vth, int hard,
+                      float vr, int nt, int nthreads) {
+    int64_t nfull = N / VL, n0 = nfull * VL;
+    int key = mode * 4 + (mode ? decay : 0) * 2 + (hard ? 1 : 0);
+    nt = nt && N % VL == 0 && (uintptr_t)spike % 64 == 0 && (hout == NULL || (uintptr_t)hout % 64 == 0);
+#pragma omp parallel num_threads(nthreads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < nfull; b++) {
+            vf c = mode ? coef_blk(coef, b * VL, N, C, inner) : splat(1.0f);
+            fwd_any(x, spike, hout, T, N, b * VL, c, key, vth, vr, nt);
+        }
+        fence(nt);
     }
-    const float fh = hard ? 1.0f : 0.0f;          /* hard reset */
-    const float keep = detach ? 0.0f : 1.0f;      /* reset path carries gradient */
-    const float fdec = (decay && mode != 0) ? 1.0f : 0.0f;
-    const float vre = hard ? vr : 0.0f;
+    if (n0 == N) return 0;
+    float *xb = pad_tail(x, T, N, n0), *sb = pad_tail(spike, T, N, n0), *hb = pad_tail(hout, T, N, n0);
+    int ok = xb && sb && (hb || !hout);
+    if (ok) {
+        vf c = mode ? coef_blk(coef, n0, N, C, inner) : splat(1.0f);
+        fwd_any(xb, sb, hb, T, VL, 0, c, key, vth, vr, 0);
+        unpad_tail(spike, sb, T, N, n0);
+        unpad_tail(hout, hb, T, N, n0);
+    }
+    free(xb);
+    free(sb);
+    free(hb);
+    return ok ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* backward                                                                                   */
+
+/* exp for the backward pass only (the forward has no transcendental): 2^n 2^f with
+ * n = rint(x log2 e) (the 1.5 * 2^23 trick) and Cephes' exp2f polynomial for 2^f on [-1/2, 1/2];
+ * relative error ~2e-7 plus 2^-24 |x| from rounding x log2 e. */
+INLINE vf vexp(vf x) {
+    x = vclamp(x, -87.0f, 88.0f);
+    vf y = x * 1.44269504088896341f;
+    vf n = (y + 12582912.0f) - 12582912.0f;
+    vf f = y - n;
+    vf p = splat(1.535336188319500e-4f);
+    p = vmadd(p, f, splat(1.339887440266574e-3f));
+    p = vmadd(p, f, splat(9.618437357674640e-3f));
+    p = vmadd(p, f, splat(5.550332471162809e-2f));
+    p = vmadd(p, f, splat(2.402264791363012e-1f));
+    p = vmadd(p, f, splat(6.931472028550421e-1f));
+    p = vmadd(p, f, splat(1.0f));
+    vi bits = (__builtin_convertvector(n, vi) + 127) << 23; /* 2^n */
+    return p * (vf)bits;
+}
+
+/* Surrogate pseudo-derivative at u = h - v_th, the formulas of snnas/spiking/_surrogate.py.
+ * k is a per-surrogate constant precomputed in Python (see _fused._surrogate_args). */
+INLINE vf surrogate_grad(vf u, const int id, float a, float k) {
+    const vf zero = splat(0.0f), one = splat(1.0f);
+    vf au = vabs(u);
+    switch (id) {
+    case 0: { /* sigmoid: a s (1 - s) = a e / (1 + e)^2 with e = exp(-a u) */
+        vf e = vexp(u * -a);
+        vf d = one + e;
+        return (e * a) / (d * d);
+    }
+    case 1: { /* atan, k = pi a / 2 */
+        vf z = u * k;
+        return (a * 0.5f) / (one + z * z);
+    }
+    case 2: /* piecewise_quadratic */
+        return vsel(au > 1.0f / a, zero, a - (a * a) * au);
+    case 3: { /* erf, k = a / sqrt(pi) */
+        vf z = u * a;
+        return vexp(-(z * z)) * k;
+    }
+    case 4: /* rect */
+        return vsel(au < 0.5f / a, splat(a), zero);
+    case 5: { /* triangle */
+        vf g = (one - au * a) * a;
+        return vsel(g > 0.0f, g, zero);
+    }
+    default: { /* dspike, k = b / (2 tanh(b / 2)); tanh(b|u|) = 1 - 2 / (exp(2 b |u|) + 1) */
+        vf e = vexp(vsel(au > 0.5f, splat(0.5f), au) * (2.0f * a));
+        vf t = one - 2.0f / (e + one);
+        return vsel(au > 0.5f, zero, (one - t * t) * k);
+    }
+    }
+}
+
+/* BPTT for one block. carry = dL/dV[t] flowing back from step t+1. Per step:
+ *   gH = gS sg + carry dV/dH,  dV/dH = (1 - S) + (vr - H) sg  (hard)  or  1 - vth sg (soft),
+ *   the sg terms dropped under detach_reset;  gX = gH dH/dX;  carry = gH dH/dV[t-1]; with
+ *   r = dH/dX under decay_input (IF: 0, LIF: 1/tau, PLIF: sigmoid(w)):
+ *   gX = decay ? gH r : gH,  carry = gH - gH r.
+ * Only the surrogate is a compile-time case (reset/detach/decay are 0/1 factors), which keeps
+ * the build short. PLIF also accumulates dL/dq = sum_t gH dH/dq per element into gq, with
+ * V[t-1] rebuilt from H[t-1] (V = v_reset before the first step). */
+INLINE void bwd_blk(const float *gs, const float *hin, const float *x, float *gx, float *gq,
+                    int64_t T, int64_t N, int64_t n0, vf r, float vth_, float vr_,
+                    float fdec, float fh, float keep, const int sid, float a, float k,
+                    const int plif_q, int nt) {
+    const vf one = splat(1.0f), zero = splat(0.0f), vth = splat(vth_), vr = splat(vr_);
+    const vf vre = fh > 0.0f ? vr : zero;
+    const float fx = x ? 1.0f : 0.0f;
+    const vi dec = (vi){0} - (fdec > 0.0f ? 1 : 0); /* all-ones lanes under decay_input */
+    vf carry = zero, acc = zero;
     for (int64_t t = T - 1; t >= 0; t--) {
-        const float *gst = gs + t * N + n0;
-        const float *ht = hin + t * N + n0;
-        /* PLIF only: V[t-1] is rebuilt from H[t-1] (V = v_reset before the first step), and
-         * x[t] is read for decay_input; dummy pointers and 0/1 factors keep the loop branch-free */
-        const float *hp = t > 0 ? hin + (t - 1) * N + n0 : ht;
-        const float first = t > 0 ? 0.0f : 1.0f;
-        const float *xt = x ? x + t * N + n0 : ht;
-        const float fx = x ? 1.0f : 0.0f;
-        for (int64_t j = 0; j < m; j++) {
-            float h = ht[j];
-            float u = h - vth;
-            float sg = surrogate_grad(u, sid, a, k);
-            float s = u >= 0.0f ? 1.0f : 0.0f;
-            float dvdh = (1.0f - fh * s) + keep * (fh * (vr - h) - (1.0f - fh) * vth) * sg;
-            float gh = gst[j] * sg + carry[j] * dvdh;
-            float ghr = gh * rl[j];
-            gb[j] = gh + fdec * (ghr - gh);
-            carry[j] = gh - ghr;
-            if (plif_q) {
-                float hpv = hp[j];
-                float sp = (hpv - vth) >= 0.0f ? 1.0f : 0.0f;
-                float vp = fh * (sp * vr + (1.0f - sp) * hpv) + (1.0f - fh) * (hpv - sp * vth);
-                float d = (1.0f - first) * (vp - vre);
-                acc[j] += gh * (fx * xt[j] - d);
+        int64_t o = t * N + n0;
+        __builtin_prefetch(hin + o + PF, 0, 0); /* blocks advance along n for every t */
+        __builtin_prefetch(gs + o + PF, 0, 0);
+        vf h = vload(hin + o);
+        vf u = h - vth;
+        vf sg = surrogate_grad(u, sid, a, k);
+        vf s = (vf)((u >= zero) & (vi)one);
+        vf dvdh = (one - s * fh) + (((vr - h) * fh - (1.0f - fh) * vth_) * sg) * keep;
+        vf gh = vload(gs + o) * sg + carry * dvdh;
+        vf ghr = gh * r;
+        store_blk(gx + o, vsel(dec, ghr, gh), nt);
+        carry = gh - ghr;
+        if (plif_q) {
+            vf d = zero;
+            if (t > 0) {
+                vf hp = vload(hin + o - N);
+                vf sp = (vf)(((hp - vth) >= zero) & (vi)one);
+                vf vp = fh > 0.0f ? sp * vr + (one - sp) * hp : hp - sp * vth;
+                d = vp - vre;
             }
+            vf xt = x ? vload(x + o) : zero;
+            acc += gh * (xt * fx - d);
         }
-        store_out(gx + t * N + n0, gb, m, nt);
     }
-    if (plif_q)
-        for (int64_t j = 0; j < m; j++) gq[n0 + j] = acc[j];
+    if (plif_q) vstore(gq + n0, acc);
 }
 
-#define BWD_ARGS gs, hin, x, gx, gq, T, N, n0, m, coef, C, inner, mode, vth, vr, decay, hard, detach
+#define BWD_ARGS gs, hin, x, gx, gq, T, N, n0, r, vth, vr, fdec, fh, keep
 #define BWD_SID(Q)                                                                               \
     switch (sid) {                                                                               \
-    case 0: bwd_chunk(BWD_ARGS, 0, a, k, Q, nt); break;                                              \
-    case 1: bwd_chunk(BWD_ARGS, 1, a, k, Q, nt); break;                                              \
-    case 2: bwd_chunk(BWD_ARGS, 2, a, k, Q, nt); break;                                              \
-    case 3: bwd_chunk(BWD_ARGS, 3, a, k, Q, nt); break;                                              \
-    case 4: bwd_chunk(BWD_ARGS, 4, a, k, Q, nt); break;                                              \
-    case 5: bwd_chunk(BWD_ARGS, 5, a, k, Q, nt); break;                                              \
-    default: bwd_chunk(BWD_ARGS, 6, a, k, Q, nt); break;                                             \
+    case 0: bwd_blk(BWD_ARGS, 0, a, k, Q, nt); break;                                            \
+    case 1: bwd_blk(BWD_ARGS, 1, a, k, Q, nt); break;                                            \
+    case 2: bwd_blk(BWD_ARGS, 2, a, k, Q, nt); break;                                            \
+    case 3: bwd_blk(BWD_ARGS, 3, a, k, Q, nt); break;                                            \
+    case 4: bwd_blk(BWD_ARGS, 4, a, k, Q, nt); break;                                            \
+    case 5: bwd_blk(BWD_ARGS, 5, a, k, Q, nt); break;                                            \
+    default: bwd_blk(BWD_ARGS, 6, a, k, Q, nt); break;                                           \
     }
 
-void snnas_lif_backward(const float *gs, const float *hin, const float *x, float *gx, float *gq,
-                        int64_t T, int64_t N, int mode, const float *coef, int64_t C, int64_t inner,
-                        int decay, float vth, int hard, float vr, int detach, int sid, float a,
-                        float k, int nt, int nthreads) {
-    int64_t nchunks = (N + CHUNK - 1) / CHUNK;
+static inline void bwd_any(const float *gs, const float *hin, const float *x, float *gx, float *gq,
+                           int64_t T, int64_t N, int64_t n0, vf r, float vth, float vr, float fdec,
+                           float fh, float keep, int sid, float a, float k, int q, int nt) {
+    if (q) {
+        BWD_SID(1)
+    } else {
+        BWD_SID(0)
+    }
+}
+
+static inline vf rate_blk(int mode, const float *coef, int64_t n0, int64_t N, int64_t C,
+                          int64_t inner) {
+    if (mode == 1) return splat(1.0f) / coef_blk(coef, n0, N, C, inner); /* 1 / tau */
+    if (mode == 2) return coef_blk(coef, n0, N, C, inner);                /* sigmoid(w) */
+    return splat(0.0f);                                                    /* IF */
+}
+
+/* Returns 0, or -1 if the small tail buffers could not be allocated. */
+int snnas_lif_backward(const float *gs, const float *hin, const float *x, float *gx, float *gq,
+                       int64_t T, int64_t N, int mode, const float *coef, int64_t C, int64_t inner,
+                       int decay, float vth, int hard, float vr, int detach, int sid, float a,
+                       float k, int nt, int nthreads) {
+    int64_t nfull = N / VL, n0 = nfull * VL;
     if (!(mode == 2 && decay)) x = NULL;
     int q = mode == 2 && gq != NULL;
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t n0 = c * CHUNK;
-        int64_t m = N - n0 < CHUNK ? N - n0 : CHUNK;
-        if (q) {
-            BWD_SID(1)
-        } else {
-            BWD_SID(0)
+    float fh = hard ? 1.0f : 0.0f, keep = detach ? 0.0f : 1.0f;
+    float fdec = (decay && mode != 0) ? 1.0f : 0.0f;
+    nt = nt && N % VL == 0 && (uintptr_t)gx % 64 == 0;
+#pragma omp parallel num_threads(nthreads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < nfull; b++) {
+            vf r = rate_blk(mode, coef, b * VL, N, C, inner);
+            bwd_any(gs, hin, x, gx, gq, T, N, b * VL, r, vth, vr, fdec, fh, keep, sid, a, k, q, nt);
         }
-        store_fence(nt);
+        fence(nt);
     }
+    if (n0 == N) return 0;
+    float *gsb = pad_tail(gs, T, N, n0), *hb = pad_tail(hin, T, N, n0), *xb = pad_tail(x, T, N, n0);
+    float *gxb = calloc((size_t)(T * VL), sizeof(float)), *gqb = calloc(VL, sizeof(float));
+    int ok = gsb && hb && (xb || !x) && gxb && gqb;
+    if (ok) {
+        vf r = rate_blk(mode, coef, n0, N, C, inner);
+        bwd_any(gsb, hb, xb, gxb, gqb, T, VL, 0, r, vth, vr, fdec, fh, keep, sid, a, k, q, 0);
+        unpad_tail(gx, gxb, T, N, n0);
+        if (q) memcpy(gq + n0, gqb, (size_t)(N - n0) * sizeof(float));
+    }
+    free(gsb);
+    free(hb);
+    free(xb);
+    free(gxb);
+    free(gqb);
+    return ok ? 0 : -1;
 }
 
 /* Version tag so Python can check it loaded the library it compiled. */
-int snnas_lif_abi(void) { return 1; }
+int snnas_lif_abi(void) { return 3; }

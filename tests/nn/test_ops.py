@@ -16,7 +16,8 @@ T, B, C, HW, D, N = 2, 2, 4, 8, 16, 5
 
 
 def _cell(name, neuron, stride=2, c_out=6):
-    return OPS.get(name)(C, c_out, stride, neuron), (T, B, C, HW, HW), (T, B, c_out, HW // stride, HW // stride)
+    out = (T, B, c_out, HW // stride, HW // stride)
+    return OPS.get(name)(C, c_out, stride, neuron), (T, B, C, HW, HW), out
 
 
 FACTORIES = {
@@ -123,8 +124,35 @@ def test_neuron_config_not_mutated():
     assert cfg == {"kind": "lif", "v_threshold": 1.0}
 
 
+class _UpThenConv(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.mask = torch.nn.Conv2d(C, C, 1), SpikeMask()
+
+    def forward(self, x):
+        up = upsample2x(x)
+        return self.conv(self.mask(up, up).flatten(0, 1)), self.conv(up.flatten(0, 1))
+
+
 def test_upsample_and_mask_keep_spikes_marked():
     x = (torch.rand(T, B, C, 3, 3) > 0.5).float()
     up = upsample2x(x)
     assert torch.equal(up, torch.nn.functional.interpolate(x.flatten(0, 1), scale_factor=2).view_as(up))
-    assert SpikeMask.is_spiking
+    rep = count_energy(_UpThenConv(), x, input_is_spike=True)
+    assert rep.macs == 0 and rep.acs > 0
+
+
+class _LeafNeurons(torch.fx.Tracer):
+    def is_leaf_module(self, m, qualname):
+        return isinstance(m, BaseNeuron) or super().is_leaf_module(m, qualname)
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_fx_traceable_for_export(name):
+    """The exporter traces networks with torch.fx (neurons as leaves): no shape-dependent Python."""
+    torch.manual_seed(0)
+    op, in_shape, _ = make(name)
+    op.eval()
+    traced = torch.fx.GraphModule(op, _LeafNeurons().trace(op))
+    x = 4 * torch.rand(in_shape)
+    assert torch.equal(traced(x), op(x))

@@ -144,7 +144,7 @@ def test_dspike_width_read_at_forward_time(monkeypatch):
 def test_build_into_fresh_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SNNAS_CACHE_DIR", str(tmp_path))
     lib = _fused._build()
-    assert lib.snnas_lif_abi() == 1
+    assert lib.snnas_lif_abi() == 3
     assert len(list(tmp_path.glob("snnas_lif_*.so"))) == 1
 
 

@@ -1,0 +1,53 @@
+"""A user's whole session on the embedded data, through the real CLI: search, report, export, retrain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def snnas(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    proc = subprocess.run([sys.executable, "-m", "snnas", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.slow
+def test_search_report_export_train(tmp_path):
+    run = tmp_path / "run"
+    out = snnas("search", "--space", "search_spaces/digits.yaml", "--budget", "3", "--proxy-epochs", "2",
+                "--seed", "1", "--out", str(run), "-q").stdout
+    assert f"pareto.csv: {run / 'pareto.csv'}" in out and f"pareto.png: {run / 'pareto.png'}" in out
+    cands = pd.read_csv(run / "candidates.csv")
+    assert len(cands) == 3 and set(cands["state"]) <= {"complete", "failed"}
+    front = pd.read_csv(run / "pareto.csv")
+    assert 1 <= len(front) <= 3 and {"id", "accuracy", "energy_mj", "macs", "acs"} <= set(front.columns)
+    assert "ypervolume" in (run / "summary.md").read_text()
+
+    # report again from the stored candidates: same front
+    snnas("report", str(run))
+    assert pd.read_csv(run / "pareto.csv")["id"].tolist() == front["id"].tolist()
+
+    cid = front["id"].iloc[0]
+    snnas("export", str(run), "--id", cid[:8], "--out", str(tmp_path / "exp"))
+    assert (tmp_path / "exp" / "model.py").is_file() and (tmp_path / "exp" / "weights.pt").is_file()
+
+    # retrain two seeds as Ray Tune trials, then export picks the best retrained weights
+    out = snnas("train", str(run), "--id", cid, "--epochs", "1", "--seeds", "2", "--workers", "2", "-q").stdout
+    assert "over 2 seed(s)" in out
+    res = json.loads((run / "retrain" / cid / "results.json").read_text())
+    assert [s["seed"] for s in res["seeds"]] == [0, 1] and not res["failed"]
+    assert 0.0 <= res["test_accuracy_mean"] <= 1.0 and res["energy_mj"] > 0
+    assert (run / "retrain" / cid / res["best_weights"]).is_file()
+    snnas("export", str(run), "--id", cid, "--out", str(tmp_path / "exp2"))
+    assert (tmp_path / "exp2" / "model.py").read_text() == (tmp_path / "exp" / "model.py").read_text()
