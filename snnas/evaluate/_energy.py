@@ -2,11 +2,14 @@
 
 One no-grad forward runs under a ``TorchFunctionMode`` that sees every torch call. Outputs of
 modules with ``is_spiking=True`` are marked as spike tensors (forward hooks); shape-only ops
-(view, permute, getitem, cat, max-pool, ...) pass the mark on. Every conv/linear/matmul/einsum is
-counted with its dense multiply count; when an operand is a spike tensor the call is charged as
-accumulates, ``ACs = dense * nnz / numel`` of that operand (for spike x spike matmuls the sparser
-operand, which an event-driven core would iterate over). Counts are per sample, summed over T.
-Spikiness therefore comes from the graph, never from looking at values.
+(view, permute, getitem, cat, max-pool, ...) pass the mark on, and so do sums of marked tensors
+(a cell node adding its edges' spikes, a Spikformer residual adding spikes to spikes): those hold
+spike *counts*, each unit one event. Every conv/linear/matmul/einsum is counted with its dense
+multiply count; when an operand is marked the call is charged as accumulates,
+``ACs = dense * sum(operand) / numel(operand)``: the number of events times the average fan-out,
+which is ``dense * nnz / numel`` for binary spikes (for two marked operands the sparser one, which
+an event-driven core would iterate over). Counts are per sample, summed over T. Spikiness
+therefore comes from the graph, never from looking at values.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ SHAPE_OPS = frozenset(
     "adaptive_max_pool1d adaptive_max_pool2d clone detach to float half double type expand expand_as "
     "repeat narrow flip roll pad dropout dropout1d dropout2d dropout3d".split())
 _MULTI_INPUT = frozenset({"cat", "concat", "concatenate", "stack"})
+_EVENT_SUMS = frozenset({"add", "__add__", "__radd__", "__iadd__", "add_", "sum"})
 _UNSEEN = frozenset("scaled_dot_product_attention multi_head_attention_forward conv_transpose1d "
                     "conv_transpose2d conv_transpose3d bilinear".split())
 
@@ -177,6 +181,11 @@ class EnergyCounter(TorchFunctionMode):
                 spike = self.is_spike(args[0])
             if spike:
                 self.mark(out)
+        elif name in _EVENT_SUMS and args:
+            tensors = [a for a in args if isinstance(a, torch.Tensor)]
+            if tensors and all(self.is_spike(t) for t in tensors) and kwargs.get("alpha", 1) == 1 \
+                    and (name == "sum" or len(tensors) == 2):
+                self.mark(out)
         elif name in _COUNTERS:
             dense, operands = _COUNTERS[name](args, kwargs, out)
             self._add(dense, [o for o in operands if self.is_spike(o)])
@@ -188,7 +197,7 @@ class EnergyCounter(TorchFunctionMode):
     def _add(self, dense: int, spike_operands: list[torch.Tensor]) -> None:
         where = self._stack[-1] if self._stack else "model"
         if spike_operands:
-            density = min(float(torch.count_nonzero(s)) / max(s.numel(), 1) for s in spike_operands)
+            density = min(float(s.sum()) / max(s.numel(), 1) for s in spike_operands)
             key, count = (where, "AC"), dense * density
         else:
             key, count = (where, "MAC"), float(dense)

@@ -191,3 +191,24 @@ def test_counting_leaves_the_model_as_it_was():
     count_energy(net[0], torch.rand(2, 3, 4))
     assert net.training and torch.equal(net[1].running_mean, before)
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in net.modules())
+
+
+def test_sums_of_spikes_are_counted_as_events():
+    """A cell node (sum of two spike edges) or a residual feeds its consumer spike counts: each
+    unit is one event, so the consumer is charged dense * mean(count) ACs and no MACs."""
+    from snnas.evaluate import count_energy
+    from snnas.spiking import IFNode
+
+    class TwoPaths(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = IFNode(v_threshold=0.5), IFNode(v_threshold=1.5)
+            self.fc = torch.nn.Linear(4, 3, bias=False)
+
+        def forward(self, x):
+            return self.fc(self.a(x) + self.b(x))
+
+    x = torch.tensor([[[0.0, 1.0, 2.0, 0.7]]])  # T=1, B=1: a fires on [0,1,1,1], b on [0,0,1,0]
+    rep = count_energy(TwoPaths(), x)
+    assert rep.macs == 0
+    assert rep.acs == 3 * (3 + 1)  # 4 events, each sent to 3 outputs

@@ -69,7 +69,16 @@ def test_global_rng_is_left_alone(digits):
 
 
 def test_divergence_is_a_result_not_an_exception(digits):
-    res = train(_model(), digits, TrainConfig(epochs=3, lr=1e36, optimizer="sgd", time_steps=2, quiet=True,
+    class Linear(nn.Module):  # no neuron to saturate: a huge SGD step overflows the logits at once
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.fc(x.flatten(2)).mean(0)
+
+    torch.manual_seed(0)
+    res = train(Linear(), digits, TrainConfig(epochs=3, lr=1e38, optimizer="sgd", time_steps=2, quiet=True,
                                               max_batches=10))
     assert not res.ok and res.reason.startswith("non-finite loss at epoch 1 batch ")
     res = train(_model(), digits, TrainConfig(epochs=3, lr=1e38, time_steps=2, quiet=True, max_batches=10))

@@ -28,7 +28,7 @@ x = torch.load(sys.argv[2], weights_only=True)
 with torch.no_grad():
     y = net(x)
 torch.save(y, sys.argv[3])
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] not in ("torch", "model"))))
+print(json.dumps(sorted(m for m, mod in sys.modules.items() if mod is not None)))
 """
 
 
