@@ -35,7 +35,7 @@ def evaluate_baseline(epochs: int = 20, time_steps: int = 4, neuron: str = "lif"
     data = load_dataset("digits", seed=0)
     torch.manual_seed(seed)
     model = baseline_cnn(data.input_shape, data.num_classes, neuron=cfg)
-    ev = Evaluator(data, TrainConfig(epochs=epochs, time_steps=time_steps, seed=seed, quiet=quiet, lr=5e-3),
+    ev = Evaluator(data, TrainConfig(epochs=epochs, time_steps=time_steps, seed=seed, quiet=quiet),
                    hardware=hardware)
     test = ev.train_and_evaluate(model, split="test")
     return {"val": ev.evaluate(model, split="val"), "test": test, "model": model}

@@ -206,7 +206,12 @@ def multi_step(x_seq: torch.Tensor, mode: int, coef, decay_input: bool, v_thresh
             return None
         c = coef.reshape(-1)
     else:
-        c = torch.tensor([1.0 if coef is None else float(coef)], dtype=torch.float32)
+        value = 1.0 if coef is None else float(coef)
+        if mode == 1 and math.frexp(value)[0] == 0.5:
+            # tau = 2^k (the default 2.0): x / tau == x * 2^-k exactly, and the multiplying
+            # (PLIF) form of the kernel avoids a division per element and step
+            mode, value = 2, 1.0 / value
+        c = torch.tensor([value], dtype=torch.float32)
     if library() is None:
         return None
     inner = 1

@@ -156,7 +156,7 @@ INLINE void fwd_blk(const float *x, float *spike, float *hout, int64_t T, int64_
         vi fire = (h - vth) >= zero;
         vf s = (vf)(fire & (vi)one);
         store_blk(spike + t * N + n0, s, nt);
-        if (hout) store_blk(hout + t * N + n0, h, nt);
+        if (hout) store_blk(hout + t * VL, h, nt); /* H block-major, see snnas_lif_forward */
         v = hard ? s * vr + (one - s) * h : h - s * vth;
     }
 }
@@ -177,7 +177,11 @@ static inline void fwd_any(const float *x, float *spike, float *hout, int64_t T,
     }
 }
 
-/* Returns 0, or -1 if the small tail buffers could not be allocated. */
+/* Spikes are written [T, N] like x. H, private to backward, is written block-major: block b's
+ * [T, VL] values contiguous at hout + b VL T (the tail's [T, m] last), so backward reads one H
+ * stream instead of T; with N a power of two the T streams of a [T, N] tensor all fall in the
+ * same cache sets and evict each other's prefetched lines.
+ * Returns 0, or -1 if the small tail buffers could not be allocated. */
 int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int64_t N, int mode,
                       const float *coef, int64_t C, int64_t inner, int decay, float vth, int hard,
                       float vr, int nt, int nthreads) {
@@ -186,21 +190,24 @@ int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int6
     nt = nt && N % VL == 0 && (uintptr_t)spike % 64 == 0 && (hout == NULL || (uintptr_t)hout % 64 == 0);
 #pragma omp parallel num_threads(nthreads)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(guided, 16)
         for (int64_t b = 0; b < nfull; b++) {
             vf c = mode ? coef_blk(coef, b * VL, N, C, inner) : splat(1.0f);
-            fwd_any(x, spike, hout, T, N, b * VL, c, key, vth, vr, nt);
+            fwd_any(x, spike, hout ? hout + b * VL * T : NULL, T, N, b * VL, c, key, vth, vr, nt);
         }
         fence(nt);
     }
     if (n0 == N) return 0;
-    float *xb = pad_tail(x, T, N, n0), *sb = pad_tail(spike, T, N, n0), *hb = pad_tail(hout, T, N, n0);
+    float *xb = pad_tail(x, T, N, n0), *sb = pad_tail(spike, T, N, n0);
+    float *hb = hout ? calloc((size_t)(T * VL), sizeof(float)) : NULL;
     int ok = xb && sb && (hb || !hout);
     if (ok) {
         vf c = mode ? coef_blk(coef, n0, N, C, inner) : splat(1.0f);
         fwd_any(xb, sb, hb, T, VL, 0, c, key, vth, vr, 0);
         unpad_tail(spike, sb, T, N, n0);
-        unpad_tail(hout, hb, T, N, n0);
+        if (hout) /* the m tail lanes of H as [T, m] after the full blocks */
+            for (int64_t t = 0; t < T; t++)
+                memcpy(hout + n0 * T + t * (N - n0), hb + t * VL, (size_t)(N - n0) * sizeof(float));
     }
     free(xb);
     free(sb);
@@ -211,13 +218,17 @@ int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int6
 /* ---------------------------------------------------------------------------------------- */
 /* backward                                                                                   */
 
-/* exp for the backward pass only (the forward has no transcendental): 2^n 2^f with
- * n = rint(x log2 e) (the 1.5 * 2^23 trick) and Cephes' exp2f polynomial for 2^f on [-1/2, 1/2];
- * relative error ~2e-7 plus 2^-24 |x| from rounding x log2 e. */
-INLINE vf vexp(vf x) {
-    x = vclamp(x, -87.0f, 88.0f);
-    vf y = x * 1.44269504088896341f;
-    vf n = (y + 12582912.0f) - 12582912.0f;
+/* 2^y for the backward pass only (the forward has no transcendental): 2^n 2^f with n = rint(y)
+ * and Cephes' exp2f polynomial for 2^f on [-1/2, 1/2], relative error ~2e-7; callers fold
+ * log2(e) into their own multiply (exp(x) = 2^(x log2 e)). */
+#define LOG2E 1.44269504088896341f
+INLINE vf vexp2(vf y) {
+    y = vclamp(y, -126.0f, 127.0f);
+#if defined(__AVX512F__) && VL == 16
+    vf n = (vf)_mm512_roundscale_ps((__m512)y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+    vf n = (y + 12582912.0f) - 12582912.0f; /* round to nearest via 1.5 * 2^23 */
+#endif
     vf f = y - n;
     vf p = splat(1.535336188319500e-4f);
     p = vmadd(p, f, splat(1.339887440266574e-3f));
@@ -226,8 +237,23 @@ INLINE vf vexp(vf x) {
     p = vmadd(p, f, splat(2.402264791363012e-1f));
     p = vmadd(p, f, splat(6.931472028550421e-1f));
     p = vmadd(p, f, splat(1.0f));
+#if defined(__AVX512F__) && VL == 16
+    return (vf)_mm512_scalef_ps((__m512)p, (__m512)n);
+#else
     vi bits = (__builtin_convertvector(n, vi) + 127) << 23; /* 2^n */
     return p * (vf)bits;
+#endif
+}
+
+/* 1 / x for the backward: reciprocal estimate plus one Newton step (~1 ulp) where AVX-512 has
+ * it, since a full-width division costs more than the rest of a step. */
+INLINE vf vrecip(vf x) {
+#if defined(__AVX512F__) && VL == 16
+    vf r = (vf)_mm512_rcp14_ps((__m512)x);
+    return vmadd(r, vmadd(-x, r, splat(1.0f)), r);
+#else
+    return 1.0f / x;
+#endif
 }
 
 /* Surrogate pseudo-derivative at u = h - v_th, the formulas of snnas/spiking/_surrogate.py.
@@ -237,19 +263,19 @@ INLINE vf surrogate_grad(vf u, const int id, float a, float k) {
     vf au = vabs(u);
     switch (id) {
     case 0: { /* sigmoid: a s (1 - s) = a e / (1 + e)^2 with e = exp(-a u) */
-        vf e = vexp(u * -a);
+        vf e = vexp2(u * (-a * LOG2E));
         vf d = one + e;
-        return (e * a) / (d * d);
+        return (e * a) * vrecip(d * d);
     }
     case 1: { /* atan, k = pi a / 2 */
         vf z = u * k;
-        return (a * 0.5f) / (one + z * z);
+        return vrecip(one + z * z) * (a * 0.5f);
     }
     case 2: /* piecewise_quadratic */
         return vsel(au > 1.0f / a, zero, a - (a * a) * au);
     case 3: { /* erf, k = a / sqrt(pi) */
         vf z = u * a;
-        return vexp(-(z * z)) * k;
+        return vexp2((z * z) * -LOG2E) * k;
     }
     case 4: /* rect */
         return vsel(au < 0.5f / a, splat(a), zero);
@@ -258,8 +284,8 @@ INLINE vf surrogate_grad(vf u, const int id, float a, float k) {
         return vsel(g > 0.0f, g, zero);
     }
     default: { /* dspike, k = b / (2 tanh(b / 2)); tanh(b|u|) = 1 - 2 / (exp(2 b |u|) + 1) */
-        vf e = vexp(vsel(au > 0.5f, splat(0.5f), au) * (2.0f * a));
-        vf t = one - 2.0f / (e + one);
+        vf e = vexp2(vsel(au > 0.5f, splat(0.5f), au) * (2.0f * a * LOG2E));
+        vf t = one - 2.0f * vrecip(e + one);
         return vsel(au > 0.5f, zero, (one - t * t) * k);
     }
     }
@@ -269,7 +295,7 @@ INLINE vf surrogate_grad(vf u, const int id, float a, float k) {
  *   gH = gS sg + carry dV/dH,  dV/dH = (1 - S) + (vr - H) sg  (hard)  or  1 - vth sg (soft),
  *   the sg terms dropped under detach_reset;  gX = gH dH/dX;  carry = gH dH/dV[t-1]; with
  *   r = dH/dX under decay_input (IF: 0, LIF: 1/tau, PLIF: sigmoid(w)):
- *   gX = decay ? gH r : gH,  carry = gH - gH r.
+ *   gX = decay ? gH r : gH,  carry = gH (1 - r).
  * Only the surrogate is a compile-time case (reset/detach/decay are 0/1 factors), which keeps
  * the build short. PLIF also accumulates dL/dq = sum_t gH dH/dq per element into gq, with
  * V[t-1] rebuilt from H[t-1] (V = v_reset before the first step). */
@@ -281,24 +307,26 @@ INLINE void bwd_blk(const float *gs, const float *hin, const float *x, float *gx
     const vf vre = fh > 0.0f ? vr : zero;
     const float fx = x ? 1.0f : 0.0f;
     const vi dec = (vi){0} - (fdec > 0.0f ? 1 : 0); /* all-ones lanes under decay_input */
+    /* dV/dH = (S ? 1 - fh : 1) + sg (A - H B) with A = keep (fh vr - (1 - fh) vth), B = keep fh */
+    const vf dv_fire = splat(1.0f - fh), dv_a = splat(keep * (fh * vr_ - (1.0f - fh) * vth_));
+    const vf dv_nb = splat(-keep * fh), rest = one - r; /* carry = gH (1 - r) */
     vf carry = zero, acc = zero;
     for (int64_t t = T - 1; t >= 0; t--) {
         int64_t o = t * N + n0;
-        __builtin_prefetch(hin + o + PF, 0, 0); /* blocks advance along n for every t */
+        __builtin_prefetch(hin + t * VL + PF, 0, 0); /* blocks advance along n for every t */
         __builtin_prefetch(gs + o + PF, 0, 0);
-        vf h = vload(hin + o);
+        vf h = vload(hin + t * VL); /* this block's H, block-major */
         vf u = h - vth;
         vf sg = surrogate_grad(u, sid, a, k);
-        vf s = (vf)((u >= zero) & (vi)one);
-        vf dvdh = (one - s * fh) + (((vr - h) * fh - (1.0f - fh) * vth_) * sg) * keep;
-        vf gh = vload(gs + o) * sg + carry * dvdh;
-        vf ghr = gh * r;
-        store_blk(gx + o, vsel(dec, ghr, gh), nt);
-        carry = gh - ghr;
+        vi fire = u >= zero;
+        vf dvdh = vmadd(sg, vmadd(h, dv_nb, dv_a), vsel(fire, dv_fire, one));
+        vf gh = vmadd(vload(gs + o), sg, carry * dvdh);
+        store_blk(gx + o, vsel(dec, gh * r, gh), nt);
+        carry = gh * rest;
         if (plif_q) {
             vf d = zero;
             if (t > 0) {
-                vf hp = vload(hin + o - N);
+                vf hp = vload(hin + (t - 1) * VL);
                 vf sp = (vf)(((hp - vth) >= zero) & (vi)one);
                 vf vp = fh > 0.0f ? sp * vr + (one - sp) * hp : hp - sp * vth;
                 d = vp - vre;
@@ -352,15 +380,20 @@ int snnas_lif_backward(const float *gs, const float *hin, const float *x, float 
     nt = nt && N % VL == 0 && (uintptr_t)gx % 64 == 0;
 #pragma omp parallel num_threads(nthreads)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(guided, 16)
         for (int64_t b = 0; b < nfull; b++) {
             vf r = rate_blk(mode, coef, b * VL, N, C, inner);
-            bwd_any(gs, hin, x, gx, gq, T, N, b * VL, r, vth, vr, fdec, fh, keep, sid, a, k, q, nt);
+            bwd_any(gs, hin + b * VL * T, x, gx, gq, T, N, b * VL, r, vth, vr, fdec, fh, keep, sid, a,
+                    k, q, nt);
         }
         fence(nt);
     }
     if (n0 == N) return 0;
-    float *gsb = pad_tail(gs, T, N, n0), *hb = pad_tail(hin, T, N, n0), *xb = pad_tail(x, T, N, n0);
+    float *gsb = pad_tail(gs, T, N, n0), *xb = pad_tail(x, T, N, n0);
+    float *hb = calloc((size_t)(T * VL), sizeof(float));
+    if (hb)
+        for (int64_t t = 0; t < T; t++)
+            memcpy(hb + t * VL, hin + n0 * T + t * (N - n0), (size_t)(N - n0) * sizeof(float));
     float *gxb = calloc((size_t)(T * VL), sizeof(float)), *gqb = calloc(VL, sizeof(float));
     int ok = gsb && hb && (xb || !x) && gxb && gqb;
     if (ok) {
@@ -378,4 +411,4 @@ int snnas_lif_backward(const float *gs, const float *hin, const float *x, float 
 }
 
 /* Version tag so Python can check it loaded the library it compiled. */
-int snnas_lif_abi(void) { return 3; }
+int snnas_lif_abi(void) { return 4; }

@@ -36,9 +36,11 @@ def _neurons(kind: str, sur: str):
         if kind == "if":
             if decay:
                 yield IFNode(**common)
+                yield IFNode(v_threshold=0.45, **common)
         elif kind == "lif":
             for tau in (2.0, 3.0, [1.5, 2.5, 7.0, 3.3]):
                 yield LIFNode(tau=tau, decay_input=decay, **common)
+            yield LIFNode(tau=2.3, decay_input=decay, v_threshold=0.7, **common)  # inexact floats
         else:
             yield PLIFNode(init_tau=3.0, decay_input=decay, **common)
             n = PLIFNode(decay_input=decay, channels=4, **common)
@@ -144,7 +146,7 @@ def test_dspike_width_read_at_forward_time(monkeypatch):
 def test_build_into_fresh_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SNNAS_CACHE_DIR", str(tmp_path))
     lib = _fused._build()
-    assert lib.snnas_lif_abi() == 3
+    assert lib.snnas_lif_abi() == 4
     assert len(list(tmp_path.glob("snnas_lif_*.so"))) == 1
 
 
