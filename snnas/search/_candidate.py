@@ -8,8 +8,9 @@ False, "hardware": "45nm-fp32", "split": "val", "train": {TrainConfig fields: ep
 lr, encoding, max_batches...}}`` (:func:`eval_config_for` builds it from a space and CLI options),
 
 to which the strategy adds the candidate's ``seed`` and ``index``. With ``weights_dir`` set, the
-proxy-trained weights are saved there as ``<arch id>.pt`` (what ``snnas export`` falls back to). The network is built only through
-``build_network`` and scored only by the shared ``Evaluator``, so what is scored is what is exported.
+proxy-trained weights are saved there as ``<arch id>.pt`` (what ``snnas export`` falls back to).
+The network is built only through ``build_network`` and scored only by the shared ``Evaluator``,
+so what is scored is what is exported.
 """
 
 from __future__ import annotations

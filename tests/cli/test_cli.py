@@ -50,7 +50,8 @@ def test_hardware_list_with_user_profile(tmp_path):
     (["evaluate", "--neuron", "lifx"], ["unknown neuron 'lifx'", "lif", "plif"]),
     (["evaluate", "--surrogate", "atann"], ["unknown surrogate 'atann'", "did you mean 'atan'"]),
     (["evaluate", "--hardware", "7nm"], ["7nm", "45nm-fp32"]),
-    (["search", "--space", "search_spaces/digits.yaml", "--strategy", "nope"], ["unknown search strategy 'nope'", "random"]),
+    (["search", "--space", "search_spaces/digits.yaml", "--strategy", "nope"],
+     ["unknown search strategy 'nope'", "random"]),
     (["search", "--space", "no/such.yaml"], ["no/such.yaml"]),
     (["report", "no/such/run"], ["no/such/run"]),
 ])

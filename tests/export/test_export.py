@@ -79,7 +79,8 @@ def test_export_every_neuron_kind_and_surrogate(tmp_path):
                NeuronSpec("lif", 2.0, True, 1.0, 0.0, "atan", 2.0, True),
                NeuronSpec("psn", None, False, 1.0, 0.0, "erf", 2.0),
                NeuronSpec("ann", None))
-    arch = Architecture("cell", 4, neurons, cell=(((0, "conv_3x3"), (1, "skip")), ((2, "max_pool_3x3"), (1, "avg_pool_3x3"))),
+    cell = (((0, "conv_3x3"), (1, "skip")), ((2, "max_pool_3x3"), (1, "avg_pool_3x3")))
+    arch = Architecture("cell", 4, neurons, cell=cell,
                         trellis=(0, 1, 1, 0), stem_channels=8)
     from snnas.nn import build_from_architecture
 
