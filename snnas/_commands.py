@@ -136,8 +136,10 @@ def _space_sample(args: argparse.Namespace) -> int:
 
     cfg = eval_config_for(space, epochs=args.epochs)
     cfg["train"]["quiet"] = args.quiet
+    from tqdm.auto import tqdm
+
     rows = []
-    for i, a in enumerate(archs):
+    for i, a in enumerate(tqdm(archs, desc="training samples", unit="arch", disable=args.quiet)):
         m = evaluate_candidate(space, a.to_json(), dict(cfg, seed=args.seed + i, index=i))
         if m.get("failed"):
             rows.append([a.id, "failed", "", "", m["failed"]])

@@ -27,11 +27,11 @@ def evaluate_baseline(epochs: int = 20, time_steps: int = 4, neuron: str = "lif"
     from snnas.nn import baseline_cnn
     from snnas.spiking import make_neuron
 
+    from snnas.space import NeuronSpec
+
     get_hardware(hardware)  # unknown names fail before any training
-    cfg = {"kind": neuron, "surrogate": surrogate}
-    make_neuron(T=time_steps, **cfg)  # unknown neuron/surrogate names fail here, listing valid ones
-    if neuron == "psn":
-        cfg["T"] = time_steps
+    cfg = NeuronSpec(kind=neuron, surrogate=surrogate).to_config(time_steps)
+    make_neuron(**cfg)  # unknown neuron/surrogate names fail here, listing valid ones
     data = load_dataset("digits", seed=0)
     torch.manual_seed(seed)
     model = baseline_cnn(data.input_shape, data.num_classes, neuron=cfg)

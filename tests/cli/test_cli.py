@@ -82,3 +82,12 @@ def test_space_show_and_sample():
 def test_list_strategies():
     proc = snnas("search", "--list-strategies")
     assert proc.returncode == 0 and "random" in proc.stdout
+
+
+@pytest.mark.parametrize("neuron", ["ann", "psn"])
+def test_evaluate_prints_a_metrics_table(neuron, tmp_path):
+    out = tmp_path / "m.md"
+    proc = snnas("evaluate", "--epochs", "1", "--neuron", neuron, "-q", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    for row in ("accuracy [%]", "energy [mJ/sample]", "MACs/sample", "ACs/sample", "params", "time steps"):
+        assert row in proc.stdout and row in out.read_text()
