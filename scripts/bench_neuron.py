@@ -12,7 +12,10 @@ Side by side in one process, at [T, 64, 64, 16, 16] for T = 4 and 8:
 The whole set runs twice, each in a child process: once with glibc malloc told to keep freed
 memory (MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=64GiB, so fresh 16-32 MB outputs do not page
 fault) and once with the default allocator. Methods are interleaved within each repeat so load
-drift on a shared machine hits all of them alike; the median is reported.
+drift on a shared machine hits all of them alike, and a 128 MB buffer is written before every
+timed call so that each starts from cold caches (as a layer of a real network does; otherwise the
+floor's three preallocated tensors stay partly in L3 and the comparison depends on luck of
+placement); the median is reported.
 
 Usage: python scripts/bench_neuron.py [--repeats 20] [--quiet]
 Writes results/bench_neuron.csv and results/bench_neuron.md.
@@ -66,7 +69,10 @@ def _methods(T: int, log) -> dict:
     gen = torch.Generator().manual_seed(0)
     x = (torch.randn(shape, generator=gen) + 0.5).requires_grad_(True)
     g = torch.randn(shape, generator=gen)
-    a, b, c = torch.randn(shape, generator=gen), torch.randn(shape, generator=gen), torch.empty(shape)
+    # one allocation, so that a, b, c sit at the same offset within a 4 KiB page: separate heap
+    # allocations land 16-48 bytes apart modulo 4 KiB, and the resulting 4K-aliasing stalls make
+    # the floor up to 1.7x slower depending on the allocator (a floor should be the fast case)
+    a, b, c = torch.randn((3, *shape), generator=gen).unbind(0)
     ours = LIFNode(tau=2.0)
 
     def floor():
@@ -130,13 +136,14 @@ def _methods(T: int, log) -> dict:
 
 
 def child(repeats: int, quiet: bool) -> None:
-    import torch
-
     def log(msg):
         if not quiet:
             print(msg, file=sys.stderr, flush=True)
 
+    import torch
+
     rows = []
+    flush = torch.empty(32 << 20)  # 128 MB, 4x the L3: written before every timed call
     for T in (4, 8):
         runs = _methods(T, log)
         for call, _ in runs.values():  # warm-up (also builds/loads the fused kernel)
@@ -147,6 +154,7 @@ def child(repeats: int, quiet: bool) -> None:
         for r in range(repeats):
             order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
             for name in order:
+                flush.fill_(float(r))  # every method starts from cold caches, as in a network
                 t0 = time.perf_counter()
                 runs[name][0]()
                 times[name].append(time.perf_counter() - t0)
@@ -187,6 +195,17 @@ def _table(rows: list[dict]) -> list[dict]:
         row["fused_speedup"] = r["ms"] / ref["fused"] if r["method"] != "floor" else float("nan")
         out.append(row)
     return out
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _load() -> str:
@@ -249,11 +268,11 @@ def main(argv: list[str] | None = None) -> None:
     md = [
         "# LIF neuron benchmark (forward + backward, CPU)",
         "",
-        f"- machine: {cpu} cores ({platform.processor() or platform.machine()}), {meta['threads']} torch "
-        f"threads, shared with other jobs; load average before/after: {load_before} / {load_after}",
+        f"- machine: {cpu} cores ({_cpu_model()}), {meta['threads']} torch threads, shared with other "
+        f"jobs; load average (1/5/15 min) before / after: {load_before} / {load_after}",
         f"- torch {meta['torch']}, Python {platform.python_version()}, date {now}",
         "- shape [T, 64, 64, 16, 16] float32, loss = sum(spikes * fixed grad); median of "
-        f"{args.repeats} interleaved repeats after warm-up",
+        f"{args.repeats} interleaved repeats after warm-up, caches flushed before every timed call",
         "- floor = two passes of torch.add(a, b, out=c) into preallocated tensors of the same shape "
         "(the bytes a fused fwd+bwd must move)",
         "- malloc tuned = MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736; default = glibc defaults",
@@ -265,7 +284,14 @@ def main(argv: list[str] | None = None) -> None:
         "",
         *verdicts(),
         "",
-        "Reproduce: `python scripts/bench_neuron.py --repeats 20`",
+        "Notes: 'fused speed-up' is how many times longer a method takes than snnas fused. 'saved for "
+        "bwd' is the memory autograd keeps between forward and backward. With glibc's default "
+        "allocator every tensor of 32 MB or more (T=8 here) is a fresh mmap, so each call of any "
+        "method page-faults its outputs in (the fused path marks its outputs for transparent huge "
+        "pages, which helps but cannot remove the zeroing); the floor allocates nothing. The "
+        "tuned-allocator rows show the kernels themselves.",
+        "",
+        f"Reproduce: `python scripts/bench_neuron.py --repeats {args.repeats}`",
         "",
     ]
     out = Path(args.out)

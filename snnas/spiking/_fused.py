@@ -2,10 +2,14 @@
 
 Why not torch.compile: its first call stalls for tens of seconds, which a search that builds
 hundreds of networks cannot afford, and it cannot be made to guarantee float op order. The C
-source (``_lif_kernel.c``) is compiled with the system C compiler into a cache directory keyed by
-the source hash (``$SNNAS_CACHE_DIR`` or ``~/.cache/snnas``), which takes about a second once per
-machine. Without a compiler, for CUDA or non-float32 tensors, for surrogates without a C version,
-or with ``SNNAS_FUSED=0``, ``multi_step`` returns None and the neuron runs the torch reference.
+source (``_lif_kernel.c``) is compiled with the system C compiler (``$CC``, gcc, cc or clang)
+into a cache directory keyed by the source, flags and CPU (``$SNNAS_CACHE_DIR`` or
+``~/.cache/snnas``), which takes about a second once per machine. Without a compiler (one
+warning), for CUDA or non-float32 tensors, for surrogates without a C version, or with
+``SNNAS_FUSED=0``, ``multi_step`` returns None and the neuron runs the torch reference.
+``SNNAS_NT_BYTES`` (default 8 MiB) is the output size from which streaming stores are used;
+``SNNAS_HUGEPAGES=0`` stops marking large outputs for transparent huge pages. The kernel runs
+with ``torch.get_num_threads()`` OpenMP threads (torch's own libgomp) and releases the GIL.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ _FLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off", "-fno-math-er
           "-fno-trapping-math", "-shared", "-fPIC", "-std=c11"]
 _MIN_PARALLEL = 1 << 16  # below this many elements one thread beats OpenMP start-up
 _NT_BYTES = int(os.environ.get("SNNAS_NT_BYTES", 8 << 20))  # streaming-store threshold per output
+_HUGE_BYTES = 4 << 20  # outputs from this size get madvise(MADV_HUGEPAGE) (SNNAS_HUGEPAGES=0: never)
 
+_ABI = 6  # snnas_lif_abi() of the matching _lif_kernel.c
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _failed: str | None = None
@@ -90,6 +96,8 @@ def _build() -> ctypes.CDLL:
             if os.path.exists(tmp):
                 os.unlink(tmp)
     lib = ctypes.CDLL(str(lib_path))
+    if lib.snnas_lif_abi() != _ABI:
+        raise RuntimeError(f"{lib_path} has ABI {lib.snnas_lif_abi()}, expected {_ABI}")
     i64, f32, i32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_int, ctypes.c_void_p
     lib.snnas_lif_forward.argtypes = [ptr, ptr, ptr, i64, i64, i32, ptr, i64, i64, i32, f32, i32,
                                       f32, i32, i32]
@@ -97,6 +105,8 @@ def _build() -> ctypes.CDLL:
     lib.snnas_lif_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, ptr, i64, i64, i32,
                                        f32, i32, f32, i32, i32, f32, f32, i32, i32]
     lib.snnas_lif_backward.restype = i32
+    lib.snnas_advise_huge.argtypes = [ptr, i64]
+    lib.snnas_advise_huge.restype = None
     return lib
 
 
@@ -137,6 +147,16 @@ def _streaming(numel: int) -> int:
     return int(numel * 4 >= _NT_BYTES)
 
 
+def _empty_like(x: torch.Tensor) -> torch.Tensor:
+    """A fresh output; large ones are marked for huge pages before their first touch (Linux), which
+    makes the page faults of a freshly mmapped tensor several times cheaper."""
+    out = torch.empty_like(x)
+    nbytes = out.numel() * out.element_size()
+    if nbytes >= _HUGE_BYTES and os.environ.get("SNNAS_HUGEPAGES", "1") != "0":
+        _lib.snnas_advise_huge(out.data_ptr(), nbytes)
+    return out
+
+
 def _check(rc: int) -> None:
     if rc != 0:
         raise MemoryError("snnas fused LIF kernel: could not allocate its tail buffers")
@@ -163,8 +183,8 @@ class _FusedFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, coef, cfg, inner):  # type: ignore[override]
         mode, decay = cfg[0], cfg[1]
-        spikes = torch.empty_like(x)
-        h = torch.empty_like(x)
+        spikes = _empty_like(x)
+        h = _empty_like(x)
         _forward(x, spikes, h, coef, inner, cfg)
         keep_x = mode == 2 and decay and ctx.needs_input_grad[1]
         ctx.save_for_backward(h, x if keep_x else None, coef)
@@ -178,7 +198,7 @@ class _FusedFn(torch.autograd.Function):
         mode, decay, vth, v_reset, _, detach = ctx.cfg
         gs = grad_spikes.contiguous()
         T, n = h.shape[0], h.numel()
-        gx = torch.empty_like(h)
+        gx = _empty_like(h)
         gq = torch.empty(n // T, dtype=torch.float32) if mode == 2 and ctx.needs_input_grad[1] else None
         sid, a, k = ctx.sur_args
         hard = v_reset is not None
@@ -221,7 +241,7 @@ def multi_step(x_seq: torch.Tensor, mode: int, coef, decay_input: bool, v_thresh
     x, c = x_seq.contiguous(), c.contiguous()
     if torch.is_grad_enabled() and (x.requires_grad or c.requires_grad):
         return _FusedFn.apply(x, c, cfg, inner)
-    spikes = torch.empty_like(x)
+    spikes = _empty_like(x)
     _forward(x, spikes, None, c, inner, cfg)  # inference: skip writing H
     return spikes
 

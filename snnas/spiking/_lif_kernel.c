@@ -3,18 +3,22 @@
  * Why: the pure-torch reference launches ~10 elementwise ops per time step, each streaming the
  * whole tensor through memory. Here a block of 16 neurons keeps its membrane potential in a
  * vector register while the loop runs over T: forward reads x once and writes the spikes and H
- * once; backward reads grad and H once and writes grad x once (PLIF also reads x).
+ * once; backward reads grad and H once and writes grad x once (PLIF also reads x). Outputs
+ * larger than the caches are written with streaming stores, and a few neighbouring blocks are
+ * interleaved so that the serial recurrence over t does not leave the vector units idle.
  *
  * Forward arithmetic copies snnas/spiking/_reference.py (itself SpikingJelly 2.0's order) op for
  * op in float32 and must be compiled with -ffp-contract=off (no FMA), so spikes are bit-identical
  * to the torch reference. The backward only needs to agree to rounding.
  *
- * Layout: x, spike, h are [T, N] contiguous. coef holds C values (LIF: tau, PLIF: sigmoid(w));
+ * Layout: x, spike, grad are [T, N] contiguous; H (private to the pair) is block-major, see
+ * snnas_lif_forward. coef holds C values (LIF: tau, PLIF: sigmoid(w));
  * element n uses coef[(n / inner) % C] (C = 1 for a scalar, inner = H*W for [T,B,C,H,W] input,
  * inner = 1 for a channel on the last dim). mode: 0 IF, 1 LIF (divide by tau), 2 PLIF (multiply
  * by sigmoid(w)). Vectors use GCC/Clang vector extensions, so the same source builds for any
  * SIMD width; only the optional streaming stores are x86-specific.
  */
+#define _GNU_SOURCE /* madvise flags; changes no arithmetic */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,11 +26,21 @@
 #if defined(__SSE2__)
 #include <immintrin.h>
 #endif
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #ifndef VL
 #define VL 16 /* lanes per block: one AVX-512 register (wider generic vectors spill) */
 #endif
 #define PF 512 /* prefetch distance in floats along each stream */
+#ifndef FWD_G
+#define FWD_G 4 /* blocks interleaved by the forward */
+#endif
+#ifndef BWD_G
+#define BWD_G 2 /* blocks interleaved by the backward */
+#endif
 #define INLINE static inline __attribute__((always_inline))
 
 typedef float vf __attribute__((vector_size(VL * sizeof(float))));
@@ -143,31 +157,37 @@ INLINE vf charge(vf v, vf x, vf c, vf vr, const int mode, const int decay) {
     return decay ? v + (x - (v - vr)) * c : v - (v - vr) * c + x;
 }
 
+/* G neighbouring blocks at once: each block's V is a serial chain over t, so G independent
+ * chains keep the vector units busy (G = 1 only for the leftover blocks). */
 INLINE void fwd_blk(const float *x, float *spike, float *hout, int64_t T, int64_t N, int64_t n0,
-                    vf c, float vth_, float vr_, const int mode, const int decay, const int hard,
-                    int nt) {
+                    const vf *c, float vth_, float vr_, const int mode, const int decay,
+                    const int hard, int nt, const int G) {
     const vf one = splat(1.0f), zero = splat(0.0f), vth = splat(vth_), vr = splat(vr_);
     const vf vre = hard ? vr : zero; /* soft reset charges towards 0 */
-    vf v = vre;
+    vf v[FWD_G];
+    for (int i = 0; i < G; i++) v[i] = vre;
     for (int64_t t = 0; t < T; t++) {
         const float *xt = x + t * N + n0;
-        __builtin_prefetch(xt + PF, 0, 0);
-        vf h = charge(v, vload(xt), c, vre, mode, decay);
-        vi fire = (h - vth) >= zero;
-        vf s = (vf)(fire & (vi)one);
-        store_blk(spike + t * N + n0, s, nt);
-        if (hout) store_blk(hout + t * VL, h, nt); /* H block-major, see snnas_lif_forward */
-        v = hard ? s * vr + (one - s) * h : h - s * vth;
+        float *st = spike + t * N + n0;
+        for (int i = 0; i < G; i++) {
+            __builtin_prefetch(xt + i * VL + PF, 0, 0);
+            vf h = charge(v[i], vload(xt + i * VL), c[i], vre, mode, decay);
+            vi fire = (h - vth) >= zero;
+            vf s = (vf)(fire & (vi)one);
+            store_blk(st + i * VL, s, nt);
+            if (hout) store_blk(hout + (i * T + t) * VL, h, nt); /* H block-major */
+            v[i] = hard ? s * vr + (one - s) * h : h - s * vth;
+        }
     }
 }
 
 #define FWD_CASE(MODE, DECAY, HARD)                                                              \
     case ((MODE) * 4 + (DECAY) * 2 + (HARD)):                                                    \
-        fwd_blk(x, spike, hout, T, N, n0, c, vth, vr, MODE, DECAY, HARD, nt);                    \
+        fwd_blk(x, spike, hout, T, N, n0, c, vth, vr, MODE, DECAY, HARD, nt, G);                 \
         break;
 
-static inline void fwd_any(const float *x, float *spike, float *hout, int64_t T, int64_t N,
-                           int64_t n0, vf c, int key, float vth, float vr, int nt) {
+INLINE void fwd_any(const float *x, float *spike, float *hout, int64_t T, int64_t N, int64_t n0,
+                    const vf *c, int key, float vth, float vr, int nt, const int G) {
     switch (key) {
         FWD_CASE(0, 0, 0) FWD_CASE(0, 0, 1)
         FWD_CASE(1, 0, 0) FWD_CASE(1, 0, 1) FWD_CASE(1, 1, 0) FWD_CASE(1, 1, 1)
@@ -185,17 +205,23 @@ static inline void fwd_any(const float *x, float *spike, float *hout, int64_t T,
 int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int64_t N, int mode,
                       const float *coef, int64_t C, int64_t inner, int decay, float vth, int hard,
                       float vr, int nt, int nthreads) {
-    int64_t nfull = N / VL, n0 = nfull * VL;
+    int64_t nfull = N / VL, ngrp = nfull / FWD_G, n0 = nfull * VL;
     int key = mode * 4 + (mode ? decay : 0) * 2 + (hard ? 1 : 0);
     nt = nt && N % VL == 0 && (uintptr_t)spike % 64 == 0 && (hout == NULL || (uintptr_t)hout % 64 == 0);
 #pragma omp parallel num_threads(nthreads)
     {
-#pragma omp for schedule(guided, 16)
-        for (int64_t b = 0; b < nfull; b++) {
-            vf c = mode ? coef_blk(coef, b * VL, N, C, inner) : splat(1.0f);
-            fwd_any(x, spike, hout ? hout + b * VL * T : NULL, T, N, b * VL, c, key, vth, vr, nt);
+#pragma omp for schedule(guided, 4)
+        for (int64_t g = 0; g < ngrp; g++) {
+            int64_t b0 = g * FWD_G;
+            vf c[FWD_G];
+            for (int i = 0; i < FWD_G; i++) c[i] = mode ? coef_blk(coef, (b0 + i) * VL, N, C, inner) : splat(1.0f);
+            fwd_any(x, spike, hout ? hout + b0 * VL * T : NULL, T, N, b0 * VL, c, key, vth, vr, nt, FWD_G);
         }
         fence(nt);
+    }
+    for (int64_t b = ngrp * FWD_G; b < nfull; b++) { /* leftover full blocks */
+        vf c = mode ? coef_blk(coef, b * VL, N, C, inner) : splat(1.0f);
+        fwd_any(x, spike, hout ? hout + b * VL * T : NULL, T, N, b * VL, &c, key, vth, vr, 0, 1);
     }
     if (n0 == N) return 0;
     float *xb = pad_tail(x, T, N, n0), *sb = pad_tail(spike, T, N, n0);
@@ -203,7 +229,7 @@ int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int6
     int ok = xb && sb && (hb || !hout);
     if (ok) {
         vf c = mode ? coef_blk(coef, n0, N, C, inner) : splat(1.0f);
-        fwd_any(xb, sb, hb, T, VL, 0, c, key, vth, vr, 0);
+        fwd_any(xb, sb, hb, T, VL, 0, &c, key, vth, vr, 0, 1);
         unpad_tail(spike, sb, T, N, n0);
         if (hout) /* the m tail lanes of H as [T, m] after the full blocks */
             for (int64_t t = 0; t < T; t++)
@@ -223,7 +249,9 @@ int snnas_lif_forward(const float *x, float *spike, float *hout, int64_t T, int6
  * log2(e) into their own multiply (exp(x) = 2^(x log2 e)). */
 #define LOG2E 1.44269504088896341f
 INLINE vf vexp2(vf y) {
-    y = vclamp(y, -126.0f, 127.0f);
+    /* 2^63 caps sigmoid's e so that (1 + e)^2 stays finite for vrecip (its Newton step turns
+     * 1/inf into NaN); the surrogates only need exp of large arguments to be "huge" */
+    y = vclamp(y, -126.0f, 63.0f);
 #if defined(__AVX512F__) && VL == 16
     vf n = (vf)_mm512_roundscale_ps((__m512)y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #else
@@ -300,59 +328,65 @@ INLINE vf surrogate_grad(vf u, const int id, float a, float k) {
  * the build short. PLIF also accumulates dL/dq = sum_t gH dH/dq per element into gq, with
  * V[t-1] rebuilt from H[t-1] (V = v_reset before the first step). */
 INLINE void bwd_blk(const float *gs, const float *hin, const float *x, float *gx, float *gq,
-                    int64_t T, int64_t N, int64_t n0, vf r, float vth_, float vr_,
+                    int64_t T, int64_t N, int64_t n0, const vf *r, float vth_, float vr_,
                     float fdec, float fh, float keep, const int sid, float a, float k,
-                    const int plif_q, int nt) {
+                    const int plif_q, int nt, const int G) {
+    /* G neighbouring blocks at once, as in the forward: G independent carry chains */
     const vf one = splat(1.0f), zero = splat(0.0f), vth = splat(vth_), vr = splat(vr_);
     const vf vre = fh > 0.0f ? vr : zero;
     const float fx = x ? 1.0f : 0.0f;
     const vi dec = (vi){0} - (fdec > 0.0f ? 1 : 0); /* all-ones lanes under decay_input */
     /* dV/dH = (S ? 1 - fh : 1) + sg (A - H B) with A = keep (fh vr - (1 - fh) vth), B = keep fh */
     const vf dv_fire = splat(1.0f - fh), dv_a = splat(keep * (fh * vr_ - (1.0f - fh) * vth_));
-    const vf dv_nb = splat(-keep * fh), rest = one - r; /* carry = gH (1 - r) */
-    vf carry = zero, acc = zero;
+    const vf dv_nb = splat(-keep * fh);
+    vf carry[BWD_G], acc[BWD_G];
+    for (int i = 0; i < G; i++) carry[i] = acc[i] = zero;
     for (int64_t t = T - 1; t >= 0; t--) {
-        int64_t o = t * N + n0;
-        __builtin_prefetch(hin + t * VL + PF, 0, 0); /* blocks advance along n for every t */
-        __builtin_prefetch(gs + o + PF, 0, 0);
-        vf h = vload(hin + t * VL); /* this block's H, block-major */
-        vf u = h - vth;
-        vf sg = surrogate_grad(u, sid, a, k);
-        vi fire = u >= zero;
-        vf dvdh = vmadd(sg, vmadd(h, dv_nb, dv_a), vsel(fire, dv_fire, one));
-        vf gh = vmadd(vload(gs + o), sg, carry * dvdh);
-        store_blk(gx + o, vsel(dec, gh * r, gh), nt);
-        carry = gh * rest;
-        if (plif_q) {
-            vf d = zero;
-            if (t > 0) {
-                vf hp = vload(hin + (t - 1) * VL);
-                vf sp = (vf)(((hp - vth) >= zero) & (vi)one);
-                vf vp = fh > 0.0f ? sp * vr + (one - sp) * hp : hp - sp * vth;
-                d = vp - vre;
+        for (int i = 0; i < G; i++) {
+            int64_t o = t * N + n0 + i * VL;
+            const float *hb = hin + i * VL * T; /* block i's H, block-major */
+            __builtin_prefetch(hb + t * VL + PF, 0, 0); /* blocks advance along n for every t */
+            __builtin_prefetch(gs + o + PF, 0, 0);
+            vf h = vload(hb + t * VL);
+            vf u = h - vth;
+            vf sg = surrogate_grad(u, sid, a, k);
+            vi fire = u >= zero;
+            vf dvdh = vmadd(sg, vmadd(h, dv_nb, dv_a), vsel(fire, dv_fire, one));
+            vf gh = vmadd(vload(gs + o), sg, carry[i] * dvdh);
+            store_blk(gx + o, vsel(dec, gh * r[i], gh), nt);
+            carry[i] = gh * (one - r[i]); /* carry = gH (1 - r) */
+            if (plif_q) {
+                vf d = zero;
+                if (t > 0) {
+                    vf hp = vload(hb + (t - 1) * VL);
+                    vf sp = (vf)(((hp - vth) >= zero) & (vi)one);
+                    vf vp = fh > 0.0f ? sp * vr + (one - sp) * hp : hp - sp * vth;
+                    d = vp - vre;
+                }
+                vf xt = x ? vload(x + o) : zero;
+                acc[i] += gh * (xt * fx - d);
             }
-            vf xt = x ? vload(x + o) : zero;
-            acc += gh * (xt * fx - d);
         }
     }
-    if (plif_q) vstore(gq + n0, acc);
+    if (plif_q)
+        for (int i = 0; i < G; i++) vstore(gq + n0 + i * VL, acc[i]);
 }
 
 #define BWD_ARGS gs, hin, x, gx, gq, T, N, n0, r, vth, vr, fdec, fh, keep
 #define BWD_SID(Q)                                                                               \
     switch (sid) {                                                                               \
-    case 0: bwd_blk(BWD_ARGS, 0, a, k, Q, nt); break;                                            \
-    case 1: bwd_blk(BWD_ARGS, 1, a, k, Q, nt); break;                                            \
-    case 2: bwd_blk(BWD_ARGS, 2, a, k, Q, nt); break;                                            \
-    case 3: bwd_blk(BWD_ARGS, 3, a, k, Q, nt); break;                                            \
-    case 4: bwd_blk(BWD_ARGS, 4, a, k, Q, nt); break;                                            \
-    case 5: bwd_blk(BWD_ARGS, 5, a, k, Q, nt); break;                                            \
-    default: bwd_blk(BWD_ARGS, 6, a, k, Q, nt); break;                                           \
+    case 0: bwd_blk(BWD_ARGS, 0, a, k, Q, nt, G); break;                                         \
+    case 1: bwd_blk(BWD_ARGS, 1, a, k, Q, nt, G); break;                                         \
+    case 2: bwd_blk(BWD_ARGS, 2, a, k, Q, nt, G); break;                                         \
+    case 3: bwd_blk(BWD_ARGS, 3, a, k, Q, nt, G); break;                                         \
+    case 4: bwd_blk(BWD_ARGS, 4, a, k, Q, nt, G); break;                                         \
+    case 5: bwd_blk(BWD_ARGS, 5, a, k, Q, nt, G); break;                                         \
+    default: bwd_blk(BWD_ARGS, 6, a, k, Q, nt, G); break;                                        \
     }
 
-static inline void bwd_any(const float *gs, const float *hin, const float *x, float *gx, float *gq,
-                           int64_t T, int64_t N, int64_t n0, vf r, float vth, float vr, float fdec,
-                           float fh, float keep, int sid, float a, float k, int q, int nt) {
+INLINE void bwd_any(const float *gs, const float *hin, const float *x, float *gx, float *gq,
+                    int64_t T, int64_t N, int64_t n0, const vf *r, float vth, float vr, float fdec,
+                    float fh, float keep, int sid, float a, float k, int q, int nt, const int G) {
     if (q) {
         BWD_SID(1)
     } else {
@@ -360,7 +394,7 @@ static inline void bwd_any(const float *gs, const float *hin, const float *x, fl
     }
 }
 
-static inline vf rate_blk(int mode, const float *coef, int64_t n0, int64_t N, int64_t C,
+INLINE vf rate_blk(int mode, const float *coef, int64_t n0, int64_t N, int64_t C,
                           int64_t inner) {
     if (mode == 1) return splat(1.0f) / coef_blk(coef, n0, N, C, inner); /* 1 / tau */
     if (mode == 2) return coef_blk(coef, n0, N, C, inner);                /* sigmoid(w) */
@@ -372,7 +406,7 @@ int snnas_lif_backward(const float *gs, const float *hin, const float *x, float 
                        int64_t T, int64_t N, int mode, const float *coef, int64_t C, int64_t inner,
                        int decay, float vth, int hard, float vr, int detach, int sid, float a,
                        float k, int nt, int nthreads) {
-    int64_t nfull = N / VL, n0 = nfull * VL;
+    int64_t nfull = N / VL, ngrp = nfull / BWD_G, n0 = nfull * VL;
     if (!(mode == 2 && decay)) x = NULL;
     int q = mode == 2 && gq != NULL;
     float fh = hard ? 1.0f : 0.0f, keep = detach ? 0.0f : 1.0f;
@@ -380,13 +414,20 @@ int snnas_lif_backward(const float *gs, const float *hin, const float *x, float 
     nt = nt && N % VL == 0 && (uintptr_t)gx % 64 == 0;
 #pragma omp parallel num_threads(nthreads)
     {
-#pragma omp for schedule(guided, 16)
-        for (int64_t b = 0; b < nfull; b++) {
-            vf r = rate_blk(mode, coef, b * VL, N, C, inner);
-            bwd_any(gs, hin + b * VL * T, x, gx, gq, T, N, b * VL, r, vth, vr, fdec, fh, keep, sid, a,
-                    k, q, nt);
+#pragma omp for schedule(guided, 4)
+        for (int64_t g = 0; g < ngrp; g++) {
+            int64_t b0 = g * BWD_G;
+            vf r[BWD_G];
+            for (int i = 0; i < BWD_G; i++) r[i] = rate_blk(mode, coef, (b0 + i) * VL, N, C, inner);
+            bwd_any(gs, hin + b0 * VL * T, x, gx, gq, T, N, b0 * VL, r, vth, vr, fdec, fh, keep, sid,
+                    a, k, q, nt, BWD_G);
         }
         fence(nt);
+    }
+    for (int64_t b = ngrp * BWD_G; b < nfull; b++) { /* leftover full blocks */
+        vf r = rate_blk(mode, coef, b * VL, N, C, inner);
+        bwd_any(gs, hin + b * VL * T, x, gx, gq, T, N, b * VL, &r, vth, vr, fdec, fh, keep, sid, a, k,
+                q, 0, 1);
     }
     if (n0 == N) return 0;
     float *gsb = pad_tail(gs, T, N, n0), *xb = pad_tail(x, T, N, n0);
@@ -398,7 +439,7 @@ int snnas_lif_backward(const float *gs, const float *hin, const float *x, float 
     int ok = gsb && hb && (xb || !x) && gxb && gqb;
     if (ok) {
         vf r = rate_blk(mode, coef, n0, N, C, inner);
-        bwd_any(gsb, hb, xb, gxb, gqb, T, VL, 0, r, vth, vr, fdec, fh, keep, sid, a, k, q, 0);
+        bwd_any(gsb, hb, xb, gxb, gqb, T, VL, 0, &r, vth, vr, fdec, fh, keep, sid, a, k, q, 0, 1);
         unpad_tail(gx, gxb, T, N, n0);
         if (q) memcpy(gq + n0, gqb, (size_t)(N - n0) * sizeof(float));
     }
@@ -410,5 +451,19 @@ int snnas_lif_backward(const float *gs, const float *hin, const float *x, float 
     return ok ? 0 : -1;
 }
 
+/* Ask Linux to back a large, freshly allocated output with transparent huge pages (where THP is
+ * in "madvise" mode). glibc hands out tensors of 32 MB and more as fresh mmaps, so without this
+ * every call pays thousands of 4 KiB page faults, which cost more than the kernel itself. */
+void snnas_advise_huge(void *p, int64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + (uintptr_t)bytes) & ~(page - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 /* Version tag so Python can check it loaded the library it compiled. */
-int snnas_lif_abi(void) { return 4; }
+int snnas_lif_abi(void) { return 6; }

@@ -75,6 +75,19 @@ def test_fused_matches_reference(kind, sur, monkeypatch):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("sur", SURROGATES.names())
+def test_extreme_inputs_keep_gradients_finite(sur, monkeypatch):
+    """Membrane potentials far from threshold (IF integrating for many steps, huge inputs)."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(40, 3, 37, generator=g) * torch.tensor([1.0, 1e3, 1e6]).view(1, 3, 1)
+    grad = torch.randn(x.shape, generator=g)
+    for n in (IFNode(v_reset=None, surrogate=sur), LIFNode(surrogate=sur)):
+        ys, gs, _ = _run(n, x, grad, True, monkeypatch)
+        yr, gr, _ = _run(n, x, grad, False, monkeypatch)
+        assert torch.equal(ys, yr) and torch.isfinite(gs).all()
+        torch.testing.assert_close(gs, gr, rtol=1e-4, atol=1e-5)
+
+
 def test_fused_is_the_default_and_env_turns_it_off(monkeypatch):
     x = _x().requires_grad_(True)
     monkeypatch.delenv("SNNAS_FUSED", raising=False)
@@ -146,7 +159,7 @@ def test_dspike_width_read_at_forward_time(monkeypatch):
 def test_build_into_fresh_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SNNAS_CACHE_DIR", str(tmp_path))
     lib = _fused._build()
-    assert lib.snnas_lif_abi() == 4
+    assert lib.snnas_lif_abi() == _fused._ABI
     assert len(list(tmp_path.glob("snnas_lif_*.so"))) == 1
 
 
