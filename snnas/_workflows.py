@@ -25,9 +25,8 @@ def evaluate_baseline(epochs: int = 20, time_steps: int = 4, neuron: str = "lif"
 
     from snnas.evaluate import Evaluator, TrainConfig, get_hardware, load_dataset
     from snnas.nn import baseline_cnn
-    from snnas.spiking import make_neuron
-
     from snnas.space import NeuronSpec
+    from snnas.spiking import make_neuron
 
     get_hardware(hardware)  # unknown names fail before any training
     cfg = NeuronSpec(kind=neuron, surrogate=surrogate).to_config(time_steps)
