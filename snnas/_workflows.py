@@ -107,27 +107,17 @@ def export_candidate(run_dir: str | Path, cand_id: str, out: str | Path | None =
 
 
 def _train_one_seed(space_path: str, arch_json: str, seed: int, epochs: int, out_dir: str,
-                    quiet: bool = True, data_root: str | None = None) -> dict:
-    """Train from scratch with the full recipe on train, measure on test; save the weights."""
-    import torch
+                    data_root: str | None = None) -> dict:
+    """Train from scratch with the full recipe on train, measure on test, save the weights: the
+    search's own ``evaluate_candidate`` with ``epochs`` and the test split instead of the proxy."""
+    from snnas.search import evaluate_candidate
+    from snnas.search._candidate import eval_config_for
+    from snnas.space import load_space
 
-    from snnas.evaluate import Evaluator, TrainConfig, load_dataset
-    from snnas.nn import build_network
-    from snnas.space import Architecture, load_space
-
-    space = load_space(space_path)
-    arch = Architecture.from_json(arch_json)
-    options = {"time_steps": arch.time_steps} if space.dataset == "events" else {}
-    data = load_dataset(space.dataset, root=data_root, seed=0, **options)
-    d = space.defaults
-    cfg = TrainConfig(epochs=epochs, time_steps=arch.time_steps, encoding=space.encoding, seed=seed, quiet=quiet,
-                      batch_size=int(d.get("batch_size") or 64), lr=float(d.get("lr") or 1e-3))
-    torch.manual_seed(seed)
-    model = build_network(space, arch)
-    metrics = Evaluator(data, cfg, hardware=space.hardware).train_and_evaluate(model, split="test")
     name = f"seed{seed}.pt"
-    torch.save(model.state_dict(), Path(out_dir) / name)
-    return {"seed": seed, "weights": name, **metrics.to_dict()}
+    cfg = eval_config_for(load_space(space_path), epochs=epochs, data_root=data_root)
+    cfg.update(split="test", seed=seed, weights_path=str(Path(out_dir) / name))
+    return {"seed": seed, "weights": name, **evaluate_candidate(space_path, arch_json, cfg)}
 
 
 def retrain(run_dir: str | Path, cand_id: str, epochs: int = 20, seeds: int = 1, workers: int = 1,
@@ -135,6 +125,8 @@ def retrain(run_dir: str | Path, cand_id: str, epochs: int = 20, seeds: int = 1,
     """Retrain a candidate from scratch for ``seeds`` seeds; record test accuracy (mean, std) and
     energy under ``RUN/retrain/<id>/results.json``. With ``workers`` > 1 (or a Ray ``address``) the
     seeds run as Ray Tune trials."""
+    from tqdm.auto import tqdm
+
     from snnas.runs import RunStore
 
     if epochs < 1 or seeds < 1 or workers < 1:
@@ -150,8 +142,8 @@ def retrain(run_dir: str | Path, cand_id: str, epochs: int = 20, seeds: int = 1,
     if workers > 1 or address:
         rows = _retrain_tune(args, seeds, workers, address, data_root)
     else:
-        rows = [_train_one_seed(space_path, rec.arch.to_json(), s, epochs, str(out), quiet, data_root)
-                for s in range(seeds)]
+        rows = [_train_one_seed(space_path, rec.arch.to_json(), s, epochs, str(out), data_root)
+                for s in tqdm(range(seeds), desc="retraining seeds", unit="seed", disable=quiet)]
     ok = [r for r in rows if not r.get("failed")]
     accs = [r["accuracy"] for r in ok]
     result = {
@@ -181,7 +173,7 @@ def _retrain_tune(args: tuple, seeds: int, workers: int, address: str | None, da
         import torch
 
         torch.set_num_threads(1)
-        tune.report(_train_one_seed(space_path, arch_json, int(config["seed"]), epochs, out, True, data_root))
+        tune.report(_train_one_seed(space_path, arch_json, int(config["seed"]), epochs, out, data_root))
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     started = not ray.is_initialized()

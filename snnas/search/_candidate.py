@@ -8,7 +8,8 @@ False, "hardware": "45nm-fp32", "split": "val", "train": {TrainConfig fields: ep
 lr, encoding, max_batches...}}`` (:func:`eval_config_for` builds it from a space and CLI options),
 
 to which the strategy adds the candidate's ``seed`` and ``index``. With ``weights_dir`` set, the
-proxy-trained weights are saved there as ``<arch id>.pt`` (what ``snnas export`` falls back to).
+proxy-trained weights are saved there as ``<arch id>.pt`` (what ``snnas export`` falls back to);
+``weights_path`` names the file instead (``snnas train`` saves each seed so).
 The network is built only through ``build_network`` and scored only by the shared ``Evaluator``,
 so what is scored is what is exported.
 """
@@ -87,12 +88,13 @@ def evaluate_candidate(space_ref: Any, arch_json: str, eval_config: dict) -> dic
         model = build_network(space, arch)
         evaluator = Evaluator(data, TrainConfig(**train_kw), hardware=cfg.get("hardware", "45nm-fp32"))
         metrics = evaluator.train_and_evaluate(model, split=cfg.get("split", "val"))
-        if cfg.get("weights_dir") and not metrics.failed:  # kept so `snnas export` has what was scored
-            out = Path(cfg["weights_dir"])
-            out.mkdir(parents=True, exist_ok=True)
-            tmp = out / f".{arch.id}.{seed}.tmp"
+        target = cfg.get("weights_path") or (cfg.get("weights_dir") and Path(cfg["weights_dir"]) / f"{arch.id}.pt")
+        if target and not metrics.failed:  # kept so `snnas export` has what was scored
+            target = Path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{seed}.tmp")
             torch.save(model.state_dict(), tmp)
-            tmp.replace(out / f"{arch.id}.pt")
+            tmp.replace(target)
         return metrics.to_dict()
     except Exception as e:  # every failure is a recorded candidate, not a crash
         first = (str(e).strip().splitlines() or [""])[0]

@@ -1,0 +1,15 @@
+"""Run directories: the candidate store (an Optuna study in SQLite), config, checkpoints and lock."""
+
+from snnas.runs._lock import RunLock
+from snnas.runs._objectives import (
+    DEFAULT_OBJECTIVES,
+    Constraint,
+    Objective,
+    constraints_of,
+    objectives_of,
+)
+from snnas.runs._record import COMPLETE, FAILED, CandidateRecord
+from snnas.runs._store import STUDY_NAME, RunStore, package_versions
+
+__all__ = ["COMPLETE", "DEFAULT_OBJECTIVES", "FAILED", "STUDY_NAME", "CandidateRecord", "Constraint",
+           "Objective", "RunLock", "RunStore", "constraints_of", "objectives_of", "package_versions"]
