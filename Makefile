@@ -22,10 +22,16 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Optional peers for the equivalence tests (tests skip them when absent). --no-deps: spikingjelly's
+# own requirements would replace torch with a CUDA build.
+$(VENV)/.peers: $(VENV)/.installed
+	-$(PY) -m pip install --quiet --no-deps spikingjelly loguru
+	touch $@
+
 search: setup
 	$(SNNAS) search --space search_spaces/digits.yaml --strategy random
 
-test: setup
+test: setup $(VENV)/.peers
 	$(PY) -m pytest -q
 
 bench: setup
