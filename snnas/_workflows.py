@@ -182,7 +182,8 @@ def _retrain_tune(args: tuple, seeds: int, workers: int, address: str | None, da
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False)
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, runtime_env=env,
+                     log_to_driver=False)
     try:
         tuner = tune.Tuner(
             tune.with_resources(trainable, {"cpu": 1}),

@@ -107,8 +107,9 @@ class RayBackend(Backend):
         if not ray.is_initialized():
             if self.address is None:
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-                ray.init(num_cpus=self._requested or 1, include_dashboard=False, logging_level="WARNING",
-                         runtime_env={"env_vars": worker_env(self._requested or 1)})
+                # "local": a new Ray of our own, never a cluster some earlier `ray start` left behind
+                ray.init(address="local", num_cpus=self._requested or 1, include_dashboard=False,
+                         logging_level="WARNING", runtime_env={"env_vars": worker_env(self._requested or 1)})
             else:  # the cluster's nodes differ from this machine: pass the allocator settings only
                 ray.init(address=self.address, logging_level="WARNING",
                          runtime_env={"env_vars": dict(MALLOC_ENV)})

@@ -51,3 +51,42 @@ def test_search_report_export_train(tmp_path):
     assert (run / "retrain" / cid / res["best_weights"]).is_file()
     snnas("export", str(run), "--id", cid, "--out", str(tmp_path / "exp2"))
     assert (tmp_path / "exp2" / "model.py").read_text() == (tmp_path / "exp" / "model.py").read_text()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_search_joins_an_existing_ray_cluster(tmp_path):
+    """`--address` evaluates on a cluster started by `ray start`, with the same results as serial."""
+    import time
+
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    head = subprocess.Popen([str(ray_bin), "start", "--head", f"--port={port}", "--num-cpus=2", "--block",
+                             "--include-dashboard=false", "--disable-usage-stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    args = ["search", "--space", "search_spaces/digits.yaml", "--budget", "2", "--proxy-epochs", "1",
+            "--seed", "3", "-q"]
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([str(ray_bin), "status", f"--address=127.0.0.1:{port}"], capture_output=True,
+                             env=env, timeout=60).returncode != 0:  # the head takes seconds to come up
+            assert time.monotonic() < deadline and head.poll() is None, "ray head did not start"
+            time.sleep(1)
+        snnas(*args, "--address", f"127.0.0.1:{port}", "--out", str(tmp_path / "cluster"), timeout=300)
+    finally:
+        head.terminate()
+        head.wait(timeout=60)
+    snnas(*args, "--out", str(tmp_path / "serial"))
+    cluster = pd.read_csv(tmp_path / "cluster" / "candidates.csv")
+    serial = pd.read_csv(tmp_path / "serial" / "candidates.csv")
+    cols = ["index", "id", "state", "accuracy", "energy_mj", "macs", "acs"]
+    pd.testing.assert_frame_equal(cluster[cols], serial[cols])
+    assert json.loads((tmp_path / "cluster" / "config.json").read_text())["address"] == f"127.0.0.1:{port}"
