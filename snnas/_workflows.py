@@ -178,7 +178,8 @@ def _retrain_tune(args: tuple, seeds: int, workers: int, address: str | None, da
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     started = not ray.is_initialized()
     if started:
-        env = {"env_vars": {**MALLOC_ENV, "OMP_NUM_THREADS": "1"}}
+        env = {"env_vars": {**MALLOC_ENV, "OMP_NUM_THREADS": "1",
+                            **{k: v for k, v in os.environ.items() if k == "SNNAS_HARDWARE"}}}
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
         else:

@@ -17,6 +17,9 @@ from snnas.errors import SnnasError
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnas", description="Neural architecture search for spiking networks.")
     p.add_argument("--version", action="version", version=f"snnas {__version__}")
+    p.add_argument("--hardware-config", action="append", default=[], metavar="FILE",
+                   help="YAML file of extra hardware profiles (profiles: [{name, e_mac_pj, e_ac_pj}]); "
+                        "also read from $SNNAS_HARDWARE")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     hw = sub.add_parser("hardware", help="energy hardware profiles")
@@ -95,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tune_allocator()
     try:
+        if args.hardware_config:
+            from snnas.evaluate import use_hardware_files
+
+            use_hardware_files(args.hardware_config)
         return int(_commands.dispatch(args) or 0)
     except SnnasError as e:
         print(f"snnas: error: {e}", file=sys.stderr)

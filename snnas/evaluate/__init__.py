@@ -15,7 +15,9 @@ from snnas.evaluate._hardware import (
     HardwareError,
     HardwareProfile,
     get_hardware,
+    hardware_files,
     load_hardware_yaml,
+    use_hardware_files,
 )
 from snnas.evaluate._trainer import (
     OPTIMIZERS,
@@ -52,10 +54,12 @@ __all__ = [
     "emits_spikes",
     "encode",
     "get_hardware",
+    "hardware_files",
     "integrate_events",
     "iter_batches",
     "load_dataset",
     "load_hardware_yaml",
+    "use_hardware_files",
     "stratified_split",
     "train",
 ]

@@ -2,11 +2,15 @@
 
 Energy estimates of SNN papers multiply operation counts by per-operation energies measured for a
 process node (Horowitz, ISSCC 2014: 45 nm). Profiles are registered by name so a search, a report
-and the command line all agree on which constants were used; users add their own from YAML.
+and the command line all agree on which constants were used; users add their own from YAML, either
+with :func:`load_hardware_yaml` or by naming the files in ``$SNNAS_HARDWARE`` (``os.pathsep``
+separated; ``snnas --hardware-config FILE`` sets it). The variable is read when this module is
+imported, so Ray workers and resumed runs see the same profiles as the process that started them.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +18,8 @@ import yaml
 
 from snnas.errors import SnnasError
 from snnas.registry import Registry
+
+ENV_VAR = "SNNAS_HARDWARE"
 
 
 class HardwareError(SnnasError):
@@ -101,3 +107,26 @@ def load_hardware_yaml(path: str | Path) -> list[HardwareProfile]:
         if prof.name not in HARDWARE:
             HARDWARE.add(prof.name, prof, description=prof.description)
     return parsed
+
+
+def load_env_profiles() -> list[HardwareProfile]:
+    """Register the profiles of every file named in ``$SNNAS_HARDWARE``."""
+    return [p for f in hardware_files() for p in load_hardware_yaml(f)]
+
+
+def use_hardware_files(files: list[str]) -> None:
+    """Add ``files`` to ``$SNNAS_HARDWARE`` (for child processes and Ray workers) and register them."""
+    current = [f for f in os.environ.get(ENV_VAR, "").split(os.pathsep) if f]
+    new = [str(Path(f).resolve()) for f in files if str(Path(f).resolve()) not in current]
+    if new:
+        os.environ[ENV_VAR] = os.pathsep.join(current + new)
+    for f in new:
+        load_hardware_yaml(f)
+
+
+def hardware_files() -> list[str]:
+    """The profile files named in ``$SNNAS_HARDWARE`` (recorded in a run's config)."""
+    return [f for f in os.environ.get(ENV_VAR, "").split(os.pathsep) if f]
+
+
+load_env_profiles()

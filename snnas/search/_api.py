@@ -78,6 +78,9 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
     strat = make_strategy(strategy, **dict(strategy_options or {}))
     evaluate = evaluate or evaluate_candidate
     config = dict(extra_config or {})
+    from snnas.evaluate import hardware_files
+
+    config.setdefault("hardware_files", hardware_files())
     config.update(strategy=strategy, strategy_options=dict(strategy_options or {}), budget=int(budget),
                   seed=int(seed), workers=int(workers), address=address, eval_config=dict(eval_config or {}),
                   evaluate=function_name(evaluate), argv=list(sys.argv if argv is None else argv))
@@ -98,6 +101,10 @@ def resume(run_dir: str | Path, *, budget: int | None = None, workers: int | Non
     load = load_space or _default_load
     with RunStore.open(run_dir) as store:
         cfg = store.config
+        if cfg.get("hardware_files"):  # user profiles the run was started with
+            from snnas.evaluate import use_hardware_files
+
+            use_hardware_files(cfg["hardware_files"])
         space = load(store.space_path)
         strat = make_strategy(cfg.get("strategy", "random"), **dict(cfg.get("strategy_options") or {}))
         evaluate = evaluate or import_function(cfg.get("evaluate", function_name(evaluate_candidate)))

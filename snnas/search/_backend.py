@@ -76,7 +76,10 @@ def worker_env(workers: int, cpus: int | None = None) -> dict[str, str]:
     of the cores per worker, so K workers don't each start a full-width thread pool."""
     cpus = cpus or os.cpu_count() or 1
     threads = str(max(1, cpus // max(1, workers)))
-    return {**MALLOC_ENV, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    env = {**MALLOC_ENV, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if os.environ.get("SNNAS_HARDWARE"):  # user hardware profiles (snnas.evaluate._hardware)
+        env["SNNAS_HARDWARE"] = os.environ["SNNAS_HARDWARE"]
+    return env
 
 
 def _apply(fn: Callable[[T], Any], task: T) -> Any:
@@ -111,8 +114,8 @@ class RayBackend(Backend):
                 ray.init(address="local", num_cpus=self._requested or 1, include_dashboard=False,
                          logging_level="WARNING", runtime_env={"env_vars": worker_env(self._requested or 1)})
             else:  # the cluster's nodes differ from this machine: pass the allocator settings only
-                ray.init(address=self.address, logging_level="WARNING",
-                         runtime_env={"env_vars": dict(MALLOC_ENV)})
+                env = {k: v for k, v in worker_env(1).items() if not k.endswith("_NUM_THREADS")}
+                ray.init(address=self.address, logging_level="WARNING", runtime_env={"env_vars": env})
             self._owner = True
         if self._requested is None:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))

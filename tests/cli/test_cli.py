@@ -91,3 +91,28 @@ def test_evaluate_prints_a_metrics_table(neuron, tmp_path):
     assert proc.returncode == 0, proc.stderr
     for row in ("accuracy [%]", "energy [mJ/sample]", "MACs/sample", "ACs/sample", "params", "time steps"):
         assert row in proc.stdout and row in out.read_text()
+
+
+def test_search_with_a_user_hardware_profile(tmp_path):
+    """A profile from YAML names the space's hardware; the search's energies use its constants, and
+    the run remembers the file so a resume needs no flag."""
+    import json
+
+    import pandas as pd
+
+    hw = tmp_path / "chip.yaml"
+    hw.write_text("profiles:\n  - {name: my-chip, e_mac_pj: 2.0, e_ac_pj: 0.25}\n")
+    space = tmp_path / "space.yaml"
+    space.write_text(open("search_spaces/digits.yaml").read().replace("hardware: 45nm-fp32", "hardware: my-chip"))
+    proc = snnas("space", "validate", str(space))
+    assert proc.returncode == 2 and "unknown hardware profile 'my-chip'" in proc.stdout
+    run = tmp_path / "run"
+    proc = snnas("--hardware-config", str(hw), "search", "--space", str(space), "--budget", "1",
+                 "--proxy-epochs", "1", "--out", str(run), "-q")
+    assert proc.returncode == 0, proc.stderr
+    row = pd.read_csv(run / "candidates.csv").iloc[0]
+    assert row["energy_mj"] == pytest.approx((row["macs"] * 2.0 + row["acs"] * 0.25) * 1e-9, rel=1e-9)
+    assert json.loads((run / "config.json").read_text())["hardware_files"] == [str(hw.resolve())]
+    proc = snnas("search", "--resume", str(run), "--budget", "2", "-q")  # no flag: the run knows the file
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(run / "candidates.csv")) == 2
