@@ -166,7 +166,6 @@ def _search(args: argparse.Namespace) -> int:
     else:
         if not args.space:
             raise SnnasError("search: give --space FILE (or --resume RUN)")
-        from snnas._workflows import CANDIDATE_WEIGHTS_DIR
         from snnas.search._candidate import eval_config_for
         from snnas.space import load_space
 
@@ -175,7 +174,6 @@ def _search(args: argparse.Namespace) -> int:
         budget = args.budget or int(space.defaults.get("budget") or 20)
         out = args.out or Path("runs") / f"{space.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
         cfg = eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size, data_root=args.data_root)
-        cfg["weights_dir"] = str((Path(out) / "checkpoints" / CANDIDATE_WEIGHTS_DIR).resolve())
         result = se.search(space.path, out, strategy=args.strategy, budget=budget, seed=args.seed,
                            eval_config=cfg, workers=args.workers, address=args.address, quiet=args.quiet,
                            argv=sys.argv)

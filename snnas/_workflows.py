@@ -14,7 +14,6 @@ from typing import Any
 from snnas.errors import RunError, SnnasError
 
 RETRAIN_DIR = "retrain"
-CANDIDATE_WEIGHTS_DIR = "weights"
 
 
 def evaluate_baseline(epochs: int = 20, time_steps: int = 4, neuron: str = "lif",
@@ -66,7 +65,9 @@ def _weights_source(run: Path, arch_id: str, weights: str | None) -> Path:
     if summary.is_file():
         best = json.loads(summary.read_text())["best_weights"]
         return run / RETRAIN_DIR / arch_id / best
-    proxy = run / "checkpoints" / CANDIDATE_WEIGHTS_DIR / f"{arch_id}.pt"
+    from snnas.search._candidate import CANDIDATE_WEIGHTS
+
+    proxy = run / CANDIDATE_WEIGHTS / f"{arch_id}.pt"
     if proxy.is_file():
         return proxy
     raise RunError(f"{run}: no weights for candidate {arch_id}; run 'snnas train {run} --id {arch_id}' first "

@@ -17,7 +17,7 @@ from typing import Any
 from snnas.errors import RunError
 from snnas.runs import CandidateRecord, RunStore
 from snnas.search._backend import make_backend
-from snnas.search._candidate import eval_config_for, evaluate_candidate
+from snnas.search._candidate import CANDIDATE_WEIGHTS, eval_config_for, evaluate_candidate
 from snnas.search._evaluation import EvaluateFn
 from snnas.search._strategy import Strategy, make_strategy
 
@@ -73,8 +73,9 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
         budget = (getattr(space, "defaults", None) or {}).get("budget")
         if budget is None:
             raise RunError("no budget: pass one or set search.budget in the space file")
-    if eval_config is None:
-        eval_config = eval_config_for(space)
+    eval_config = dict(eval_config_for(space) if eval_config is None else eval_config)
+    if evaluate is None:  # keep what was scored, for `snnas export` (checkpoints/weights/<id>.pt)
+        eval_config.setdefault("weights_dir", str(Path(out_dir).resolve() / CANDIDATE_WEIGHTS))
     strat = make_strategy(strategy, **dict(strategy_options or {}))
     evaluate = evaluate or evaluate_candidate
     config = dict(extra_config or {})

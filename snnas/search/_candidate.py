@@ -42,6 +42,10 @@ def eval_config_for(space: Any, *, epochs: int | None = None, batch_size: int | 
             "train": {k: v for k, v in train.items() if v is not None}}
 
 
+CANDIDATE_WEIGHTS = Path("checkpoints") / "weights"
+"""Where in a run directory the search keeps each candidate's proxy-trained weights (``<id>.pt``)."""
+
+
 @functools.lru_cache(maxsize=4)
 def _load_space(path: str) -> Any:
     from snnas.space import load_space
