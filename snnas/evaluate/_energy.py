@@ -152,11 +152,13 @@ class EnergyCounter(TorchFunctionMode):
 
     def _post(self, name: str, module: nn.Module):
         spiking = getattr(module, "is_spiking", False) is True
+        events = spiking or getattr(module, "emits_events", False) is True  # e.g. the zero op
 
         def hook(mod, inputs, output):
             self._stack.pop()
-            if spiking:
+            if events:
                 self.mark(output)
+            if spiking:
                 outs = output if isinstance(output, (list, tuple)) else [output]
                 with torch._C.DisableTorchFunction():
                     for o in outs:

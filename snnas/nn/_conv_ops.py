@@ -23,7 +23,13 @@ def _check_stride(name: str, stride: int) -> None:
 
 
 class Zero(nn.Module):
-    """The "no edge" op: zeros of the output shape, computed from nothing (so it costs nothing)."""
+    """The "no edge" op: zeros of the output shape, computed from nothing (so it costs nothing).
+
+    ``emits_events``: its output carries no events, so a node summing it with spikes still holds
+    spike counts for the energy counter (it is not a neuron: no firing rate is recorded).
+    """
+
+    emits_events = True
 
     def __init__(self, c_out: int, stride: int):
         super().__init__()

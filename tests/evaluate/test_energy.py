@@ -212,3 +212,31 @@ def test_sums_of_spikes_are_counted_as_events():
     rep = count_energy(TwoPaths(), x)
     assert rep.macs == 0
     assert rep.acs == 3 * (3 + 1)  # 4 events, each sent to 3 outputs
+
+
+def test_a_zero_edge_keeps_a_cell_node_spiking():
+    """A node summing a spiking conv and a `zero` edge still feeds spikes: its consumer counts ACs."""
+    from snnas.evaluate import count_energy
+
+    torch.manual_seed(0)
+    for edges in ((((0, "conv_3x3"), (1, "zero")),), (((0, "conv_3x3"), (1, "skip")),)):
+        rep = count_energy(_cell(edges), torch.rand(2, 2, 8, 6, 6) * 3, input_is_spike=True)
+        assert rep.macs == 0, (edges, rep.per_layer)
+
+
+def _cell(edges):
+    from snnas.nn import OPS
+
+    class Node(torch.nn.Module):
+        """One node of a cell: the sum of its edges' ops, then a consumer conv of that sum."""
+
+        def __init__(self):
+            super().__init__()
+            self.ops = torch.nn.ModuleList(OPS.get(op)(8, 8, 1, None) for _, op in edges[0])
+            self.consumer = torch.nn.Conv2d(8, 4, 1)
+
+        def forward(self, x):
+            node = self.ops[0](x) + self.ops[1](x)
+            return self.consumer(node.flatten(0, 1))
+
+    return Node()
