@@ -39,12 +39,10 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool = False) -> 
 # ---- commands -------------------------------------------------------------------------------
 
 def _hardware(args: argparse.Namespace) -> int:
-    from snnas.evaluate import HARDWARE, load_hardware_yaml
+    from snnas.evaluate import HARDWARE
 
     if args.hw_command != "list":
         raise SnnasError("hardware: choose an action: list")
-    if args.config:
-        load_hardware_yaml(args.config)
     rows = [[p.name, f"{p.e_mac_pj:g}", f"{p.e_ac_pj:g}", p.description]
             for p in (HARDWARE.get(n) for n in HARDWARE.names())]
     print(_table(["profile", "pJ/MAC", "pJ/AC", "description"], rows))
@@ -135,7 +133,6 @@ def _space_sample(args: argparse.Namespace) -> int:
     from snnas.search._candidate import eval_config_for
 
     cfg = eval_config_for(space, epochs=args.epochs)
-    cfg["train"]["quiet"] = args.quiet
     from tqdm.auto import tqdm
 
     rows = []
@@ -150,48 +147,57 @@ def _space_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+_RUN_FLAGS = ("space", "strategy", "seed", "proxy_epochs", "batch_size", "data_root", "out")
+
+
 def _search(args: argparse.Namespace) -> int:
     from snnas import search as se
 
     if args.list_strategies:
         print(_table(["strategy", "description"], [list(r) for r in se.list_strategies()]))
         return 0
-    for flag in ("budget", "workers", "proxy_epochs", "batch_size"):
+    for flag in ("budget", "workers", "proxy_epochs", "batch_size", "threads"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             raise SnnasError(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
     if args.resume:
-        result = se.resume(args.resume, budget=args.budget, workers=args.workers if args.workers > 1 else None,
-                           address=args.address, quiet=args.quiet)
+        fixed = [f"--{f.replace('_', '-')}" for f in _RUN_FLAGS if getattr(args, f) is not None]
+        if fixed or args.threads != 1:
+            raise SnnasError(f"--resume continues the run as it was started; drop {', '.join(fixed or ['--threads'])} "
+                             "(only --budget, --workers and --address may change)")
+        result = se.resume(args.resume, budget=args.budget, workers=args.workers, address=args.address,
+                           quiet=args.quiet)
     else:
         if not args.space:
             raise SnnasError("search: give --space FILE (or --resume RUN)")
-        from snnas.search._candidate import eval_config_for
         from snnas.space import load_space
 
         space = load_space(args.space)
-        se.STRATEGIES.get(args.strategy)
-        budget = args.budget or int(space.defaults.get("budget") or 20)
+        strategy = args.strategy or space.defaults.get("strategy") or "random"
+        se.STRATEGIES.get(strategy)
+        seed = args.seed if args.seed is not None else int(space.defaults.get("seed") or 0)
         out = args.out or Path("runs") / f"{space.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
-        cfg = eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size, data_root=args.data_root)
-        result = se.search(space.path, out, strategy=args.strategy, budget=budget, seed=args.seed,
-                           eval_config=cfg, workers=args.workers, address=args.address, quiet=args.quiet,
-                           argv=sys.argv)
+        cfg = se.eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size,
+                                 data_root=args.data_root, threads=args.threads)
+        result = se.search(space.path, out, strategy=strategy, budget=args.budget, seed=seed, eval_config=cfg,
+                           workers=args.workers or 1, address=args.address, quiet=args.quiet, argv=sys.argv)
     done = [r for r in result.records if not r.failed]
     print(f"run: {result.run_dir}  ({len(done)} completed, {len(result.records) - len(done)} failed)")
     for key in ("pareto_csv", "pareto_png", "candidates_csv", "summary_md"):
         if key in result.reports:
             print(f"{key.replace('_', '.')}: {result.reports[key]}")
+    if result.records and not done:
+        print("snnas: every candidate failed; see the reason column of candidates.csv", file=sys.stderr)
+        return 1
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from snnas.report import write_reports
     from snnas.runs import RunStore
-    from snnas.space import load_space
 
-    with RunStore.open(args.run, readonly=True) as store:
-        paths = write_reports(store, load_space(store.space_path))
+    with RunStore.open(args.run, readonly=True) as store:  # objectives/constraints as the run recorded
+        paths = write_reports(store)
     for key, p in paths.items():
         print(f"{key.replace('_', '.')}: {p}")
     return 0

@@ -55,22 +55,21 @@ def find_candidate(store: Any, cand_id: str) -> Any:
     return done[0]
 
 
-def _weights_source(run: Path, arch_id: str, weights: str | None) -> Path:
+def _weights_source(run: Path, rec: Any, weights: str | None) -> Path:
+    from snnas.search._candidate import CANDIDATE_WEIGHTS, candidate_weights_name
+
     if weights:
         p = Path(weights)
         if not p.is_file():
             raise SnnasError(f"--weights: {p} is not a file")
         return p
-    summary = run / RETRAIN_DIR / arch_id / "results.json"
-    if summary.is_file():
-        best = json.loads(summary.read_text())["best_weights"]
-        return run / RETRAIN_DIR / arch_id / best
-    from snnas.search._candidate import CANDIDATE_WEIGHTS
-
-    proxy = run / CANDIDATE_WEIGHTS / f"{arch_id}.pt"
+    summary = run / RETRAIN_DIR / rec.id / "results.json"
+    if summary.is_file() and json.loads(summary.read_text()).get("best_weights"):
+        return run / RETRAIN_DIR / rec.id / json.loads(summary.read_text())["best_weights"]
+    proxy = run / CANDIDATE_WEIGHTS / candidate_weights_name(rec.index, rec.id)
     if proxy.is_file():
         return proxy
-    raise RunError(f"{run}: no weights for candidate {arch_id}; run 'snnas train {run} --id {arch_id}' first "
+    raise RunError(f"{run}: no weights for candidate {rec.id}; run 'snnas train {run} --id {rec.id}' first "
                    "or pass --weights FILE")
 
 
@@ -86,13 +85,13 @@ def export_candidate(run_dir: str | Path, cand_id: str, out: str | Path | None =
     from snnas.export import export_module
     from snnas.nn import build_network
     from snnas.runs import RunStore
-    from snnas.space import load_space
+    from snnas.search import run_space
 
     run = Path(run_dir)
     with RunStore.open(run, readonly=True) as store:
         rec = find_candidate(store, cand_id)
-        space = load_space(store.space_path)
-    src = _weights_source(run, rec.id, weights)
+        space = run_space(store)
+    src = _weights_source(run, rec, weights)
     model = build_network(space, rec.arch)
     try:
         state = torch.load(src, map_location="cpu", weights_only=True)
@@ -107,17 +106,13 @@ def export_candidate(run_dir: str | Path, cand_id: str, out: str | Path | None =
     return paths
 
 
-def _train_one_seed(space_path: str, arch_json: str, seed: int, epochs: int, out_dir: str,
-                    data_root: str | None = None) -> dict:
-    """Train from scratch with the full recipe on train, measure on test, save the weights: the
-    search's own ``evaluate_candidate`` with ``epochs`` and the test split instead of the proxy."""
+def _train_one_seed(space_path: str, arch_json: str, seed: int, eval_config: dict, out_dir: str) -> dict:
+    """Train from scratch on train, measure on test, save the weights: the search's own
+    ``evaluate_candidate`` with the retraining recipe (``eval_config``) instead of the proxy."""
     from snnas.search import evaluate_candidate
-    from snnas.search._candidate import eval_config_for
-    from snnas.space import load_space
 
     name = f"seed{seed}.pt"
-    cfg = eval_config_for(load_space(space_path), epochs=epochs, data_root=data_root)
-    cfg.update(split="test", seed=seed, weights_path=str(Path(out_dir) / name))
+    cfg = dict(eval_config, seed=seed, weights_path=str(Path(out_dir) / name))
     return {"seed": seed, "weights": name, **evaluate_candidate(space_path, arch_json, cfg)}
 
 
@@ -129,21 +124,25 @@ def retrain(run_dir: str | Path, cand_id: str, epochs: int = 20, seeds: int = 1,
     from tqdm.auto import tqdm
 
     from snnas.runs import RunStore
+    from snnas.search import eval_config_for, run_space
 
     if epochs < 1 or seeds < 1 or workers < 1:
         raise SnnasError("--epochs, --seeds and --workers must be >= 1")
     run = Path(run_dir)
     with RunStore.open(run, readonly=True) as store:
         rec = find_candidate(store, cand_id)
+        space = run_space(store)  # also registers the run's hardware-profile files
         space_path = str(store.space_path)
-        data_root = (store.config.get("eval_config") or {}).get("data_root")
+        recipe = dict(store.config.get("eval_config") or eval_config_for(space))
+    recipe["train"] = {**(recipe.get("train") or {}), "epochs": epochs}
+    recipe.update(split="test")
+    recipe.pop("weights_dir", None)
     out = run / RETRAIN_DIR / rec.id
     out.mkdir(parents=True, exist_ok=True)
-    args = (space_path, rec.arch.to_json(), epochs, str(out))
     if workers > 1 or address:
-        rows = _retrain_tune(args, seeds, workers, address, data_root)
+        rows = _retrain_tune(space_path, rec.arch.to_json(), recipe, str(out), seeds, workers, address)
     else:
-        rows = [_train_one_seed(space_path, rec.arch.to_json(), s, epochs, str(out), data_root)
+        rows = [_train_one_seed(space_path, rec.arch.to_json(), s, recipe, str(out))
                 for s in tqdm(range(seeds), desc="retraining seeds", unit="seed", disable=quiet)]
     ok = [r for r in rows if not r.get("failed")]
     accs = [r["accuracy"] for r in ok]
@@ -159,33 +158,34 @@ def retrain(run_dir: str | Path, cand_id: str, epochs: int = 20, seeds: int = 1,
     return result
 
 
-def _retrain_tune(args: tuple, seeds: int, workers: int, address: str | None, data_root: str | None) -> list[dict]:
-    """One Ray Tune trial per seed, at most ``workers`` at a time."""
+def _retrain_tune(space_path: str, arch_json: str, recipe: dict, out: str, seeds: int, workers: int,
+                  address: str | None) -> list[dict]:
+    """One Ray Tune trial per seed, at most ``workers`` at a time (same worker environment as the
+    search's Ray backend)."""
     import os
 
     import ray
     from ray import tune
 
-    from snnas._runtime import MALLOC_ENV
-
-    space_path, arch_json, epochs, out = args
+    from snnas.errors import RunError
+    from snnas.search import worker_env
 
     def trainable(config: dict) -> None:
-        import torch
-
-        torch.set_num_threads(1)
-        tune.report(_train_one_seed(space_path, arch_json, int(config["seed"]), epochs, out, data_root))
+        tune.report(_train_one_seed(space_path, arch_json, int(config["seed"]), recipe, out))
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     started = not ray.is_initialized()
     if started:
-        env = {"env_vars": {**MALLOC_ENV, "OMP_NUM_THREADS": "1",
-                            **{k: v for k, v in os.environ.items() if k == "SNNAS_HARDWARE"}}}
-        if address:
-            ray.init(address=address, runtime_env=env, log_to_driver=False)
-        else:
-            ray.init(address="local", num_cpus=workers, include_dashboard=False, runtime_env=env,
-                     log_to_driver=False)
+        env = {"env_vars": worker_env(workers)}
+        try:
+            if address:
+                ray.init(address=address, runtime_env=env, log_to_driver=False)
+            else:  # "local": never a cluster that an earlier `ray start` left behind
+                ray.init(address="local", num_cpus=workers, include_dashboard=False, runtime_env=env,
+                         log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise RunError(f"cannot start Ray{f' at {address}' if address else ''}: {str(e).splitlines()[0]}") \
+                from None
     try:
         tuner = tune.Tuner(
             tune.with_resources(trainable, {"cpu": 1}),

@@ -24,8 +24,7 @@ def _parser() -> argparse.ArgumentParser:
 
     hw = sub.add_parser("hardware", help="energy hardware profiles")
     hw_sub = hw.add_subparsers(dest="hw_command", metavar="ACTION")
-    hw_list = hw_sub.add_parser("list", help="list the hardware profiles (pJ per MAC and per AC)")
-    hw_list.add_argument("--config", help="YAML file with extra profiles (profiles: [{name, e_mac_pj, e_ac_pj}])")
+    hw_sub.add_parser("list", help="list the hardware profiles (pJ per MAC and per AC)")
 
     ev = sub.add_parser("evaluate", help="train the baseline spiking CNN on digits and print its metrics")
     ev.add_argument("--epochs", type=int, default=20)
@@ -54,10 +53,12 @@ def _parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("search", help="run (or resume) an architecture search")
     se.add_argument("--space", help="search-space YAML file")
-    se.add_argument("--strategy", default="random")
+    se.add_argument("--strategy", help="search strategy (default: the space's search.strategy)")
     se.add_argument("--budget", type=int, help="number of candidates (default: the space's)")
-    se.add_argument("--seed", type=int, default=0)
-    se.add_argument("--workers", type=int, default=1, help="parallel evaluations (>1 starts a local Ray)")
+    se.add_argument("--seed", type=int, help="run seed (default: the space's search.seed)")
+    se.add_argument("--workers", type=int, help="parallel evaluations (>1 starts a local Ray; default 1)")
+    se.add_argument("--threads", type=int, default=1,
+                    help="torch threads per candidate, fixed per run so results never depend on it (default 1)")
     se.add_argument("--address", help="join an existing Ray cluster at this address")
     se.add_argument("--out", help="run directory (default runs/<space>-<timestamp>)")
     se.add_argument("--proxy-epochs", type=int, help="training epochs per candidate")

@@ -54,6 +54,10 @@ class Metrics:
         return cls(0.0, 0.0, 0.0, 0.0, {}, 0.0, params, time_steps, wall_time_s, reason)
 
 
+ENERGY_SEED = 3
+"""Seed of the energy batch's encoding noise: the same for every candidate (not the training seed)."""
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -72,7 +76,7 @@ class Evaluator:
         """Operation counts and energy per sample on the fixed energy batch of ``split``."""
         cfg = self.train_cfg
         x = self.data.split(split).tensors[0][: self.energy_samples].to(cfg.device)
-        x_seq = encode(x, cfg.time_steps, self.encoding, _generator(cfg.seed + 3, cfg.device))
+        x_seq = encode(x, cfg.time_steps, self.encoding, _generator(ENERGY_SEED, cfg.device))
         model.to(cfg.device)
         return count_energy(model, x_seq, input_is_spike=emits_spikes(self.encoding),
                             hardware=self.hardware, chunk_size=max(cfg.batch_size, 64))

@@ -159,7 +159,11 @@ class RunStore:
         return cls(path, readonly=readonly, lock=lock)
 
     def close(self) -> None:
-        """Release the lock (the database needs no closing: every record is already committed)."""
+        """Release the lock and the database connections (every record is already committed)."""
+        storage = getattr(getattr(self, "study", None), "_storage", None)
+        engine = getattr(storage, "engine", None)
+        if engine is not None:
+            engine.dispose()
         if self._lock is not None:
             self._lock.release()
             self._lock = None

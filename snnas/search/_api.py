@@ -17,7 +17,7 @@ from typing import Any
 from snnas.errors import RunError
 from snnas.runs import CandidateRecord, RunStore
 from snnas.search._backend import make_backend
-from snnas.search._candidate import CANDIDATE_WEIGHTS, eval_config_for, evaluate_candidate
+from snnas.search._candidate import CANDIDATE_WEIGHTS, check_data, eval_config_for, evaluate_candidate
 from snnas.search._evaluation import EvaluateFn
 from snnas.search._strategy import Strategy, make_strategy
 
@@ -35,6 +35,17 @@ def _default_load(path: str | Path) -> Any:
     from snnas.space import load_space
 
     return load_space(path)
+
+
+def run_space(store: RunStore, load_space: Callable[[str | Path], Any] | None = None) -> Any:
+    """The SearchSpace of a run (its own copy), with the hardware-profile files the run was started
+    with registered first, so resume, report, export and retrain all see the same profiles."""
+    files = store.config.get("hardware_files")
+    if files:
+        from snnas.evaluate import use_hardware_files
+
+        use_hardware_files(files)
+    return (load_space or _default_load)(store.space_path)
 
 
 def function_name(fn: Callable) -> str:
@@ -74,8 +85,9 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
         if budget is None:
             raise RunError("no budget: pass one or set search.budget in the space file")
     eval_config = dict(eval_config_for(space) if eval_config is None else eval_config)
-    if evaluate is None:  # keep what was scored, for `snnas export` (checkpoints/weights/<id>.pt)
+    if evaluate is None:  # keep what was scored, for `snnas export`; fail on bad data before the run
         eval_config.setdefault("weights_dir", str(Path(out_dir).resolve() / CANDIDATE_WEIGHTS))
+        check_data(eval_config)
     strat = make_strategy(strategy, **dict(strategy_options or {}))
     evaluate = evaluate or evaluate_candidate
     config = dict(extra_config or {})
@@ -97,20 +109,16 @@ def resume(run_dir: str | Path, *, budget: int | None = None, workers: int | Non
 
     Candidates already recorded are kept; the rest (including any lost in flight) are evaluated, so
     the final list equals an uninterrupted run's. ``budget`` may raise (or lower) the run's budget;
-    ``workers``/``address`` change only how fast it goes.
+    ``workers``/``address`` change only how fast it goes (both None: as the run was started).
     """
-    load = load_space or _default_load
     with RunStore.open(run_dir) as store:
         cfg = store.config
-        if cfg.get("hardware_files"):  # user profiles the run was started with
-            from snnas.evaluate import use_hardware_files
-
-            use_hardware_files(cfg["hardware_files"])
-        space = load(store.space_path)
+        space = run_space(store, load_space)
         strat = make_strategy(cfg.get("strategy", "random"), **dict(cfg.get("strategy_options") or {}))
         evaluate = evaluate or import_function(cfg.get("evaluate", function_name(evaluate_candidate)))
-        workers = int(cfg.get("workers", 1) if workers is None else workers)
-        address = cfg.get("address") if address is None else address
+        if workers is None and address is None:  # as the run was started
+            workers, address = int(cfg.get("workers", 1)), cfg.get("address")
+        workers = int(workers or 1)
         resumes = list(cfg.get("resumes", []))
         resumes.append({"time": _dt.datetime.now().isoformat(timespec="seconds"), "workers": workers,
                         "argv": list(sys.argv if argv is None else argv),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from snnas._runtime import MALLOC_ENV
+from snnas.errors import RunError
 
 T = TypeVar("T")
 
@@ -108,14 +109,19 @@ class RayBackend(Backend):
         import ray
 
         if not ray.is_initialized():
-            if self.address is None:
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-                # "local": a new Ray of our own, never a cluster some earlier `ray start` left behind
-                ray.init(address="local", num_cpus=self._requested or 1, include_dashboard=False,
-                         logging_level="WARNING", runtime_env={"env_vars": worker_env(self._requested or 1)})
-            else:  # the cluster's nodes differ from this machine: pass the allocator settings only
-                env = {k: v for k, v in worker_env(1).items() if not k.endswith("_NUM_THREADS")}
-                ray.init(address=self.address, logging_level="WARNING", runtime_env={"env_vars": env})
+            try:
+                if self.address is None:
+                    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+                    # "local": a new Ray of our own, never a cluster some earlier `ray start` left behind
+                    ray.init(address="local", num_cpus=self._requested or 1, include_dashboard=False,
+                             logging_level="WARNING", runtime_env={"env_vars": worker_env(self._requested or 1)})
+                else:  # the cluster's nodes differ from this machine: pass the allocator settings only
+                    env = {k: v for k, v in worker_env(1).items() if not k.endswith("_NUM_THREADS")}
+                    ray.init(address=self.address, logging_level="WARNING", runtime_env={"env_vars": env})
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                where = f" at --address {self.address}" if self.address else ""
+                raise RunError(f"cannot start Ray{where}: {str(e).strip().splitlines()[0]}; the run is kept, "
+                               "continue it with --resume (e.g. --workers 1 for serial)") from None
             self._owner = True
         if self._requested is None:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))

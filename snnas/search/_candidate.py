@@ -8,7 +8,7 @@ False, "hardware": "45nm-fp32", "split": "val", "train": {TrainConfig fields: ep
 lr, encoding, max_batches...}}`` (:func:`eval_config_for` builds it from a space and CLI options),
 
 to which the strategy adds the candidate's ``seed`` and ``index``. With ``weights_dir`` set, the
-proxy-trained weights are saved there as ``<arch id>.pt`` (what ``snnas export`` falls back to);
+proxy-trained weights are saved there as ``<index>-<arch id>.pt`` (what ``snnas export`` falls back to);
 ``weights_path`` names the file instead (``snnas train`` saves each seed so).
 The network is built only through ``build_network`` and scored only by the shared ``Evaluator``,
 so what is scored is what is exported.
@@ -27,9 +27,13 @@ from snnas.space._architecture import Architecture
 
 def eval_config_for(space: Any, *, epochs: int | None = None, batch_size: int | None = None,
                     lr: float | None = None, max_batches: int | None = None, hardware: str | None = None,
-                    data_root: str | Path | None = None, data_seed: int = 0) -> dict:
+                    data_root: str | Path | None = None, data_seed: int = 0, threads: int = 1) -> dict:
     """The evaluation config of a search over ``space``: its task (dataset, encoding, hardware) and
-    proxy recipe (``search.proxy_epochs``, ``batch_size``, ``lr``), each overridable (CLI flags)."""
+    proxy recipe (``search.proxy_epochs``, ``batch_size``, ``lr``), each overridable (CLI flags).
+
+    ``threads`` is torch's intra-op thread count while a candidate trains. CPU results depend on it
+    (reductions split differently), so it is fixed per run: serial, Ray and resumed evaluations of a
+    candidate then agree exactly. Parallelism across candidates comes from ``--workers``."""
     d = dict(getattr(space, "defaults", None) or {})
     train = {"epochs": epochs if epochs is not None else d.get("proxy_epochs"),
              "batch_size": batch_size if batch_size is not None else d.get("batch_size"),
@@ -39,11 +43,12 @@ def eval_config_for(space: Any, *, epochs: int | None = None, batch_size: int | 
     return {"dataset": dataset, "data_root": None if data_root is None else str(Path(data_root).resolve()),
             "data_seed": int(data_seed), "data_options": {}, "data_per_time_steps": dataset == "events",
             "hardware": hardware or getattr(space, "hardware", None) or "45nm-fp32", "split": "val",
+            "threads": int(threads),
             "train": {k: v for k, v in train.items() if v is not None}}
 
 
 CANDIDATE_WEIGHTS = Path("checkpoints") / "weights"
-"""Where in a run directory the search keeps each candidate's proxy-trained weights (``<id>.pt``)."""
+"""Where in a run directory the search keeps each candidate's proxy-trained weights."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -60,47 +65,75 @@ def _load_data(name: str, root: str | None, seed: int, options: tuple) -> Any:
     return load_dataset(name, root=root, seed=seed, **dict(options))
 
 
+def check_data(eval_config: dict) -> None:
+    """Load the run's data set once up front (cached for serial evaluation), so a missing or
+    malformed data path is one clear ``DataError`` before a run directory exists, not a run whose
+    every candidate failed."""
+    cfg = eval_config
+    _load_data(str(cfg.get("dataset", "digits")), cfg.get("data_root"), int(cfg.get("data_seed", 0)),
+               tuple(sorted((cfg.get("data_options") or {}).items())))
+
+
+def candidate_weights_name(index: int, arch_id: str) -> str:
+    """File name of candidate ``index``'s proxy weights under ``CANDIDATE_WEIGHTS`` (by index: an
+    architecture drawn twice is two candidates with two trainings)."""
+    return f"{int(index):05d}-{arch_id}.pt"
+
+
 def evaluate_candidate(space_ref: Any, arch_json: str, eval_config: dict) -> dict:
     """Train ``arch`` from scratch with the proxy recipe and return ``Metrics.to_dict()``.
 
     Any failure (a build error, out of memory, a diverging loss reported by the Evaluator) comes back
-    as a dict with ``failed`` set to ``"ExceptionType: message"``; it never raises.
+    as a dict with ``failed`` set to ``"ExceptionType: message"``; it never raises. Torch runs with
+    the config's ``threads`` meanwhile (the caller's setting is restored).
     """
     start = time.perf_counter()
     try:
         import torch
 
-        from snnas.evaluate import Evaluator, TrainConfig
-        from snnas.nn import build_network
-
-        space = _load_space(str(space_ref)) if isinstance(space_ref, (str, Path)) else space_ref
-        arch = Architecture.from_json(arch_json)
-        cfg = dict(eval_config)
-        seed = int(cfg.get("seed", 0))
-        options = dict(cfg.get("data_options") or {})
-        if cfg.get("data_per_time_steps"):  # event data is integrated into T frames per candidate
-            options["time_steps"] = arch.time_steps
-        data = _load_data(str(cfg.get("dataset", "digits")), cfg.get("data_root"),
-                          int(cfg.get("data_seed", 0)), tuple(sorted(options.items())))
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = set(cfg.get("train") or {}) - known
-        if unknown:
-            raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-        train_kw = dict(cfg.get("train") or {})
-        train_kw.update(time_steps=arch.time_steps, seed=seed, quiet=True)
-        torch.manual_seed(seed)  # weight initialisation, so a candidate scores the same everywhere
-        model = build_network(space, arch)
-        evaluator = Evaluator(data, TrainConfig(**train_kw), hardware=cfg.get("hardware", "45nm-fp32"))
-        metrics = evaluator.train_and_evaluate(model, split=cfg.get("split", "val"))
-        target = cfg.get("weights_path") or (cfg.get("weights_dir") and Path(cfg["weights_dir"]) / f"{arch.id}.pt")
-        if target and not metrics.failed:  # kept so `snnas export` has what was scored
-            target = Path(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{seed}.tmp")
-            torch.save(model.state_dict(), tmp)
-            tmp.replace(target)
-        return metrics.to_dict()
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(eval_config.get("threads") or previous))
+        try:
+            return _train_and_measure(space_ref, arch_json, dict(eval_config))
+        finally:
+            torch.set_num_threads(previous)
     except Exception as e:  # every failure is a recorded candidate, not a crash
         first = (str(e).strip().splitlines() or [""])[0]
         return {"failed": f"{type(e).__name__}: {first}".rstrip(": "),
                 "wall_time_s": time.perf_counter() - start}
+
+
+def _train_and_measure(space_ref: Any, arch_json: str, cfg: dict) -> dict:
+    import torch
+
+    from snnas.evaluate import Evaluator, TrainConfig
+    from snnas.nn import build_network
+
+    space = _load_space(str(space_ref)) if isinstance(space_ref, (str, Path)) else space_ref
+    arch = Architecture.from_json(arch_json)
+    seed = int(cfg.get("seed", 0))
+    options = dict(cfg.get("data_options") or {})
+    if cfg.get("data_per_time_steps"):  # event data is integrated into T frames per candidate
+        options["time_steps"] = arch.time_steps
+    data = _load_data(str(cfg.get("dataset", "digits")), cfg.get("data_root"),
+                      int(cfg.get("data_seed", 0)), tuple(sorted(options.items())))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(cfg.get("train") or {}) - known
+    if unknown:
+        raise ValueError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    train_kw = dict(cfg.get("train") or {})
+    train_kw.update(time_steps=arch.time_steps, seed=seed, quiet=True)
+    torch.manual_seed(seed)  # weight initialisation, so a candidate scores the same everywhere
+    model = build_network(space, arch)
+    evaluator = Evaluator(data, TrainConfig(**train_kw), hardware=cfg.get("hardware", "45nm-fp32"))
+    metrics = evaluator.train_and_evaluate(model, split=cfg.get("split", "val"))
+    target = cfg.get("weights_path")
+    if not target and cfg.get("weights_dir"):
+        target = Path(cfg["weights_dir"]) / candidate_weights_name(cfg.get("index", 0), arch.id)
+    if target and not metrics.failed:  # kept so `snnas export` has what was scored
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        torch.save(model.state_dict(), tmp)
+        tmp.replace(target)
+    return metrics.to_dict()

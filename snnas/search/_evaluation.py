@@ -46,7 +46,8 @@ class EvalJob:
         try:
             out = self.evaluate(self.space_ref, task.arch_json, cfg)
         except Exception as e:  # a build error or crash is a failed candidate, the search goes on
-            return {"failed": f"{type(e).__name__}: {e}"}
+            first = (str(e).strip().splitlines() or [""])[0]  # one line: reasons go into CSV/markdown
+            return {"failed": f"{type(e).__name__}: {first}".rstrip(": ")}
         if hasattr(out, "to_dict"):
             out = out.to_dict()
         if not isinstance(out, dict):

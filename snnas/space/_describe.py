@@ -68,7 +68,7 @@ A search space is a YAML file (read with safe semantics) that says what a search
 the cells or transformer blocks, the resolution trellis, neuron kinds, time constants, thresholds,
 surrogate gradients and time steps, plus the task, the objectives and the constraints. The shipped
 spaces are in `search_spaces/` (`digits.yaml` is the default); check a file with
-`snnas space validate FILE` and see its decisions with `snnas space describe FILE`.
+`snnas space validate FILE` and see its decisions with `snnas space show FILE`.
 
 Every mistake is reported as one line naming the file, the line and the field, e.g.
 `search_spaces/x.yaml:14 neuron.tau.range: lower bound 0.5 must be >= 1`. Unknown keys are

@@ -215,7 +215,7 @@ def parse_constraints(ctx: Ctx, path: FieldPath, raw: Any) -> list[tuple[str, st
 # ---- the table ------------------------------------------------------------------------------------
 _VALUE = "value | choice | range"
 TOP = (
-    Key("description", "string", "", "Free text shown by `snnas space describe`.",
+    Key("description", "string", "", "Free text shown by `snnas space show`.",
         "description: small cell space for digits", plain(Str())),
     Key("task", "mapping", REQUIRED, "What the networks are for: data set, input, classes, time "
         "steps, encoding (keys below).", "task: {dataset: digits, input_shape: [1, 8, 8], "
@@ -357,8 +357,9 @@ SURROGATE_KEYS = (
 )
 
 SEARCH = (
-    Key("strategy", "name", "evolution", "Default search strategy (dhs, evolution, random, ...; "
-        "checked by the command line against the strategy registry).", "strategy: dhs",
+    Key("strategy", "name", "random", "Search strategy used when `snnas search` gets no `--strategy`; "
+        "checked against the strategy registry when the search starts (`snnas search --list-strategies`).",
+        "strategy: random",
         plain(Str())),
     Key("budget", "int >= 1", 20, "Candidate evaluations (or supernet epochs for dhs).",
         "budget: 50", plain(Int(1, 10_000_000))),

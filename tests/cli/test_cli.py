@@ -40,10 +40,10 @@ def test_hardware_list():
 def test_hardware_list_with_user_profile(tmp_path):
     f = tmp_path / "hw.yaml"
     f.write_text("profiles:\n  - {name: my-asic, e_mac_pj: 2.0, e_ac_pj: 0.1, description: test}\n")
-    proc = snnas("hardware", "list", "--config", str(f))
+    proc = snnas("--hardware-config", str(f), "hardware", "list")
     assert proc.returncode == 0 and "my-asic" in proc.stdout
     f.write_text("profiles:\n  - {name: bad, e_mac_pj: fast, e_ac_pj: 0.1}\n")
-    assert_user_error(snnas("hardware", "list", "--config", str(f)), str(f), "e_mac_pj")
+    assert_user_error(snnas("--hardware-config", str(f), "hardware", "list"), str(f), "e_mac_pj")
 
 
 @pytest.mark.parametrize("args, needles", [
@@ -116,3 +116,16 @@ def test_search_with_a_user_hardware_profile(tmp_path):
     proc = snnas("search", "--resume", str(run), "--budget", "2", "-q")  # no flag: the run knows the file
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(run / "candidates.csv")) == 2
+
+
+def test_missing_dataset_fails_before_a_run_exists(tmp_path):
+    run = tmp_path / "run"
+    proc = snnas("search", "--space", "search_spaces/spikedhs_cifar10.yaml", "--budget", "1",
+                 "--data-root", str(tmp_path / "nowhere"), "--out", str(run))
+    assert_user_error(proc, "cifar-10-batches-py")
+    assert not run.exists()
+
+
+def test_resume_rejects_flags_that_would_change_the_run(tmp_path):
+    proc = snnas("search", "--resume", str(tmp_path), "--seed", "3", "--proxy-epochs", "2")
+    assert_user_error(proc, "--seed", "--proxy-epochs", "--resume")
