@@ -157,6 +157,12 @@ _ALLOWED_GLOBALS = {"torch", "inf", "nan", "device", "builtins", "getattr", "flo
 def generate_source(model: nn.Module, arch_json: str | None = None, title: str | None = None,
                     input_desc: str = "C, H, W", time_steps: int | str = "?") -> str:
     """The complete ``model.py`` text for ``model`` (a module built by snnas)."""
+    return _generate(model, arch_json, title, input_desc, time_steps)[0]
+
+
+def _generate(model: nn.Module, arch_json: str | None, title: str | None, input_desc: str,
+              time_steps: int | str) -> tuple[str, fx.GraphModule]:
+    """The source and the flat traced module whose state dict the exported class loads."""
     gm, modules, tensors = _trace(model)
     code = gm.graph.python_code(root_module="self")
     used = {k for k in code.globals if re.search(rf"\b{re.escape(k)}\b", code.src)}
@@ -194,7 +200,7 @@ def generate_source(model: nn.Module, arch_json: str | None = None, title: str |
     ]
     if arch_json:
         lines += ["", f"ARCHITECTURE = {json.dumps(json.loads(arch_json), sort_keys=True)!r}", ""]
-    return "\n".join(lines)
+    return "\n".join(lines), gm
 
 
 def load_source(source: str, name: str = "snnas_exported_model") -> types.ModuleType:
@@ -227,11 +233,9 @@ def export_module(model: nn.Module, out_dir: str | Path, *, architecture: Any = 
     was_training = model.training
     model.eval()
     try:
-        source = generate_source(model, arch_json, input_desc=input_desc, time_steps=time_steps)
+        source, gm = _generate(model, arch_json, None, input_desc, time_steps)
         exported = load_source(source).Network()
-        gm, _, _ = _trace(model)
-        missing = exported.load_state_dict(gm.state_dict(), strict=True)
-        del missing
+        exported.load_state_dict(gm.state_dict(), strict=True)
         exported.eval()
         if example_input is not None:
             with torch.no_grad():

@@ -98,9 +98,9 @@ def evaluate_candidate(space_ref: Any, arch_json: str, eval_config: dict) -> dic
         finally:
             torch.set_num_threads(previous)
     except Exception as e:  # every failure is a recorded candidate, not a crash
-        first = (str(e).strip().splitlines() or [""])[0]
-        return {"failed": f"{type(e).__name__}: {first}".rstrip(": "),
-                "wall_time_s": time.perf_counter() - start}
+        from snnas.search._backend import TaskFailure
+
+        return {"failed": TaskFailure.of(e).reason, "wall_time_s": time.perf_counter() - start}
 
 
 def _train_and_measure(space_ref: Any, arch_json: str, cfg: dict) -> dict:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from snnas.search._backend import TaskFailure
+
 EvaluateFn = Callable[[Any, str, dict], dict]
 
 
@@ -46,8 +48,7 @@ class EvalJob:
         try:
             out = self.evaluate(self.space_ref, task.arch_json, cfg)
         except Exception as e:  # a build error or crash is a failed candidate, the search goes on
-            first = (str(e).strip().splitlines() or [""])[0]  # one line: reasons go into CSV/markdown
-            return {"failed": f"{type(e).__name__}: {first}".rstrip(": ")}
+            return {"failed": TaskFailure.of(e).reason}
         if hasattr(out, "to_dict"):
             out = out.to_dict()
         if not isinstance(out, dict):
