@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from snnas._runtime import tune_allocator
-from snnas._workflows import evaluate_baseline
+from snnas.evaluate import evaluate_baseline
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "baseline_digits.md"
 

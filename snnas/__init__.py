@@ -22,8 +22,8 @@ _LAZY = {
     "search": "snnas.search",
     "resume": "snnas.search",
     "export_module": "snnas.export",
-    "export_candidate": "snnas._workflows",
-    "retrain": "snnas._workflows",
+    "export_candidate": "snnas.export",
+    "retrain": "snnas.search",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -31,5 +31,7 @@ __all__ = ["__version__", *_LAZY]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        # `snnas.search` is the package once imported; it is callable and forwards to search()
+        return module if module.__name__ == f"snnas.{name}" else getattr(module, name)
     raise AttributeError(f"module 'snnas' has no attribute {name!r}")

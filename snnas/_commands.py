@@ -1,4 +1,5 @@
-"""What each ``snnas`` subcommand does: call the packages, print the result. No search logic here."""
+"""What each ``snnas`` subcommand does: call the packages, print the result. Workflows (retraining,
+exporting a run's candidate, the baseline) live in their packages; here they are only formatted."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from snnas.errors import SnnasError
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """(name, value) rows of a ``Metrics`` for people: units in the names, sensible precision."""
+    """(name, value) rows of a ``Metrics`` for people: accuracy in %, energy human-scaled."""
+    from snnas.report import format_accuracy, format_energy
+
     m = metrics
-    rows = [("accuracy [%]", f"{100 * m['accuracy']:.2f}"), ("energy [mJ/sample]", f"{m['energy_mj']:.6g}"),
-            ("MACs/sample", f"{m['macs']:,.0f}"), ("ACs/sample", f"{m['acs']:,.0f}"),
-            ("mean firing rate", f"{m['mean_firing_rate']:.4f}"), ("params", f"{m['params']:,}"),
+    def num(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
+    rows = [("accuracy", format_accuracy(m["accuracy"])), ("energy/sample", format_energy(m["energy_mj"])),
+            ("MACs/sample", num(m["macs"], ",.0f")), ("ACs/sample", num(m["acs"], ",.0f")),
+            ("mean firing rate", num(m["mean_firing_rate"], ".4f")), ("params", f"{m['params']:,}"),
             ("time steps", str(m["time_steps"])), ("wall time [s]", f"{m['wall_time_s']:.1f}")]
     if m.get("failed"):
         rows.append(("failed", str(m["failed"])))
@@ -50,12 +55,13 @@ def _hardware(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from snnas._workflows import evaluate_baseline
+    from snnas.evaluate import evaluate_baseline
 
     if args.epochs < 1 or args.time_steps < 1:
         raise SnnasError("--epochs and --time-steps must be >= 1")
     out = evaluate_baseline(epochs=args.epochs, time_steps=args.time_steps, neuron=args.neuron,
-                            surrogate=args.surrogate, hardware=args.hardware, seed=args.seed, quiet=args.quiet)
+                            surrogate=args.surrogate, hardware=args.hardware, seed=args.seed, quiet=args.quiet,
+                            device=args.device)
     val, test = out["val"].to_dict(), out["test"].to_dict()
     rows = [[name, v, w] for (name, v), (_, w) in zip(_metrics_rows(val), _metrics_rows(test), strict=True)]
     title = (f"baseline spiking CNN on digits: {args.epochs} epochs, T={args.time_steps}, neuron={args.neuron}, "
@@ -98,18 +104,13 @@ def _space(args: argparse.Namespace) -> int:
 
 
 def _static_cost(space: Any, arch: Any) -> dict[str, str]:
-    """Params and per-sample MACs of an untrained network (one dense forward at batch 1)."""
-    import torch
+    """``snnas.evaluate.static_cost`` for people: units in the names, sensible precision."""
+    from snnas.evaluate import static_cost
+    from snnas.report import format_energy
 
-    from snnas.evaluate import count_energy, count_params
-    from snnas.nn import build_network
-
-    torch.manual_seed(0)
-    model = build_network(space, arch)
-    x = torch.rand(arch.time_steps, 1, *space.input_shape)
-    rep = count_energy(model, x, hardware=space.hardware)
-    return {"params": f"{count_params(model):,}", "MACs/sample (dense)": f"{rep.macs:,.0f}",
-            "ACs/sample (untrained)": f"{rep.acs:,.0f}", "energy [mJ] (untrained)": f"{rep.energy_mj:.4g}"}
+    c = static_cost(space, arch)
+    return {"params": f"{c['params']:,}", "MACs/sample (dense)": f"{c['macs']:,.0f}",
+            "ACs/sample (untrained)": f"{c['acs']:,.0f}", "energy/sample (untrained)": format_energy(c["energy_mj"])}
 
 
 def _space_sample(args: argparse.Namespace) -> int:
@@ -129,8 +130,8 @@ def _space_sample(args: argparse.Namespace) -> int:
             rows.append([a.id, cost["params"], cost["MACs/sample (dense)"], a.summary()])
         print(_table(["id", "params", "MACs/sample", "architecture"], rows))
         return 0
-    from snnas.search import evaluate_candidate
-    from snnas.search._candidate import eval_config_for
+    from snnas.report import format_energy
+    from snnas.search import eval_config_for, evaluate_candidate
 
     cfg = eval_config_for(space, epochs=args.epochs)
     from tqdm.auto import tqdm
@@ -141,13 +142,14 @@ def _space_sample(args: argparse.Namespace) -> int:
         if m.get("failed"):
             rows.append([a.id, "failed", "", "", m["failed"]])
         else:
-            rows.append([a.id, f"{100 * m['accuracy']:.1f}", f"{m['energy_mj']:.4g}",
+            rows.append([a.id, f"{100 * m['accuracy']:.1f}", format_energy(m["energy_mj"]),
                          f"{m['mean_firing_rate']:.3f}", a.summary()])
-    print(_table(["id", "val acc [%]", "energy [mJ]", "firing", "architecture"], rows))
+    print(_table(["id", "val acc [%]", "energy/sample", "firing", "architecture"], rows))
     return 0
 
 
-_RUN_FLAGS = ("space", "strategy", "seed", "proxy_epochs", "batch_size", "data_root", "out")
+_RUN_FLAGS = ("space", "strategy", "seed", "proxy_epochs", "batch_size", "data_root", "out", "device",
+              "gpus_per_worker", "final_top_k", "final_epochs", "final_seeds")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -156,33 +158,44 @@ def _search(args: argparse.Namespace) -> int:
     if args.list_strategies:
         print(_table(["strategy", "description"], [list(r) for r in se.list_strategies()]))
         return 0
-    for flag in ("budget", "workers", "proxy_epochs", "batch_size", "threads"):
+    for flag in ("budget", "workers", "proxy_epochs", "batch_size", "threads", "final_epochs", "final_seeds"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             raise SnnasError(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
+    for flag in ("final_top_k", "gpus_per_worker"):
+        v = getattr(args, flag)
+        if v is not None and v < 0:
+            raise SnnasError(f"--{flag.replace('_', '-')} must be >= 0, got {v:g}")
     if args.resume:
-        fixed = [f"--{f.replace('_', '-')}" for f in _RUN_FLAGS if getattr(args, f) is not None]
-        if fixed or args.threads != 1:
-            raise SnnasError(f"--resume continues the run as it was started; drop {', '.join(fixed or ['--threads'])} "
-                             "(only --budget, --workers and --address may change)")
-        result = se.resume(args.resume, budget=args.budget, workers=args.workers, address=args.address,
-                           quiet=args.quiet)
+        run = _check_resume(args, se)
+        if run is None:
+            return 0
+        result = _interruptible(run, lambda: se.resume(args.resume, budget=args.budget, workers=args.workers,
+                                                       address=args.address, quiet=args.quiet))
     else:
         if not args.space:
             raise SnnasError("search: give --space FILE (or --resume RUN)")
+        from snnas.evaluate import check_device_name
         from snnas.space import load_space
 
         space = load_space(args.space)
         strategy = args.strategy or space.defaults.get("strategy") or "random"
         se.STRATEGIES.get(strategy)
+        device = check_device_name(args.device or space.defaults.get("device") or "auto",
+                                   "--device" if args.device else f"{space.path}: search.device")
         seed = args.seed if args.seed is not None else int(space.defaults.get("seed") or 0)
-        out = args.out or Path("runs") / f"{space.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
+        out = Path(args.out) if args.out else Path("runs") / f"{space.name}-{_dt.datetime.now():%Y%m%d-%H%M%S}"
         cfg = se.eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size,
-                                 data_root=args.data_root, threads=args.threads)
-        result = se.search(space.path, out, strategy=strategy, budget=args.budget, seed=seed, eval_config=cfg,
-                           workers=args.workers or 1, address=args.address, quiet=args.quiet, argv=sys.argv)
+                                 data_root=args.data_root, threads=args.threads, device=device)
+        final = {k: v for k, v in (("top_k", args.final_top_k), ("epochs", args.final_epochs),
+                                   ("seeds", args.final_seeds)) if v is not None}
+        result = _interruptible(out, lambda: se.search(
+            space.path, out, strategy=strategy, budget=args.budget, seed=seed, eval_config=cfg,
+            workers=args.workers or 1, address=args.address, quiet=args.quiet, argv=sys.argv, final=final,
+            gpus_per_worker=args.gpus_per_worker))
     done = [r for r in result.records if not r.failed]
     print(f"run: {result.run_dir}  ({len(done)} completed, {len(result.records) - len(done)} failed)")
+    _print_final(result.final)
     for key in ("pareto_csv", "pareto_png", "candidates_csv", "summary_md"):
         if key in result.reports:
             print(f"{key.replace('_', '.')}: {result.reports[key]}")
@@ -190,6 +203,60 @@ def _search(args: argparse.Namespace) -> int:
         print("snnas: every candidate failed; see the reason column of candidates.csv", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_resume(args: argparse.Namespace, se: Any) -> Path | None:
+    """Refuse flags that would change a run; say so when there is nothing left to do (None)."""
+    from snnas.runs import RunStore
+
+    fixed = [f"--{f.replace('_', '-')}" for f in _RUN_FLAGS if getattr(args, f) is not None]
+    if fixed or args.threads != 1:
+        raise SnnasError(f"--resume continues the run as it was started; drop {', '.join(fixed or ['--threads'])} "
+                         "(only --budget, --workers and --address may change)")
+    run = Path(args.resume)
+    if not run.is_dir():
+        raise SnnasError(f"--resume {run}: no such run directory")
+    with RunStore.open(run, readonly=True) as store:
+        recorded, budget = len(store.done_indices()), int(store.config.get("budget", 0))
+        pending = se.final_pending(store)
+    if args.budget is not None and args.budget < recorded:
+        raise SnnasError(f"--budget {args.budget}: {run} already holds {recorded} candidates; give at least "
+                         f"{recorded} (a larger budget extends the run)")
+    if (args.budget or budget) <= recorded and not pending:
+        print(f"run {run} is complete: {recorded} candidates of a budget of {budget}, final stage done; "
+              "nothing to do (a larger --budget extends it)")
+        return None
+    return run
+
+
+def _interruptible(run: Path, work: Any) -> Any:
+    """Run ``work``; on Ctrl-C say what is kept and how to continue (exit status 130)."""
+    try:
+        return work()
+    except KeyboardInterrupt:
+        kept = ""
+        try:
+            from snnas.runs import RunStore
+
+            with RunStore.open(run, readonly=True) as store:
+                kept = f"{len(store.done_indices())} candidate(s) kept in {run}; "
+        except (SnnasError, OSError):
+            pass
+        raise SnnasError(f"interrupted: {kept}continue with 'snnas search --resume {run}'", exit_code=130) \
+            from None
+
+
+def _print_final(final: list[dict[str, Any]]) -> None:
+    from snnas.report import format_accuracy, format_energy
+
+    for res in final:
+        n = sum(1 for s in res["seeds"] if not s.get("failed"))
+        std = res.get("test_accuracy_std")
+        spread = f" +- {100 * std:.2f}" if std is not None and n > 1 else ""
+        print(f"final stage {res['id'][:8]}: test accuracy {format_accuracy(res['test_accuracy_mean'])}"
+              f"{spread} ({n} seed(s), {res['epochs']} epochs), energy/sample {format_energy(res['energy_mj'])}")
+        for reason in res["failed"]:
+            print(f"  a seed failed: {reason}", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -204,22 +271,23 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from snnas._workflows import export_candidate
+    from snnas.export import export_candidate
 
     paths = export_candidate(args.run, args.id, args.out, args.weights)
+    print(f"weights: {paths.pop('source')} ({paths.pop('source_note')})")
     for key, p in paths.items():
         print(f"{key}: {p}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from snnas._workflows import retrain
+    from snnas.runs import RETRAIN_DIR
+    from snnas.search import retrain
 
     res = retrain(args.run, args.id, epochs=args.epochs, seeds=args.seeds, workers=args.workers,
                   address=args.address, quiet=args.quiet)
-    print(f"{res['id']}: test accuracy {100 * res['test_accuracy_mean']:.2f} +- {100 * res['test_accuracy_std']:.2f} % "
-          f"over {len(res['seeds'])} seed(s), energy {res['energy_mj']:.4g} mJ/sample")
-    print(f"results: {Path(args.run) / 'retrain' / res['id'] / 'results.json'}")
+    _print_final([res])
+    print(f"results: {Path(args.run) / RETRAIN_DIR / res['id'] / 'results.json'}")
     return 0 if not res["failed"] else 1
 
 

@@ -12,9 +12,15 @@ import difflib
 
 
 class SnnasError(Exception):
-    """Base class of errors caused by user input; the CLI shows them as one line."""
+    """Base class of errors caused by user input; the CLI shows them as one line and exits with
+    ``exit_code`` (2, or 130 for an interrupted run)."""
 
     exit_code = 2
+
+    def __init__(self, *args: object, exit_code: int | None = None):
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 class UnknownNameError(SnnasError, KeyError):

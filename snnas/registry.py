@@ -6,21 +6,32 @@ name from YAML files and the command line, so an unknown name must fail with the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 from snnas.errors import UnknownNameError
 
 T = TypeVar("T")
 
 
-class Registry(Generic[T]):
-    """A named collection of factories/classes with did-you-mean errors on lookup."""
+class NameSink(Protocol):
+    """Where a registry also writes its names (``snnas.space``'s torch-free name tables)."""
 
-    def __init__(self, kind: str):
+    def add(self, name: str, meta: Mapping[str, Any] | None = None) -> None: ...
+
+
+class Registry(Generic[T]):
+    """A named collection of factories/classes with did-you-mean errors on lookup.
+
+    ``names`` (a ``snnas.space`` name table) receives every registered name, so a search space can
+    be validated against this registry without importing the package that holds it.
+    """
+
+    def __init__(self, kind: str, names: NameSink | None = None):
         self.kind = kind
         self._items: dict[str, T] = {}
         self._meta: dict[str, dict] = {}
+        self._names = names
 
     def register(self, name: str, **meta) -> Callable[[T], T]:
         """Decorator registering ``obj`` under ``name``; ``meta`` is free-form metadata."""
@@ -30,6 +41,8 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} '{name}' registered twice")
             self._items[name] = obj
             self._meta[name] = dict(meta)
+            if self._names is not None:
+                self._names.add(name, meta)
             return obj
 
         return deco

@@ -6,8 +6,10 @@ Nothing here knows which search strategy is calling; a strategy hands over a mod
 
 from snnas.evaluate import _cifar, _events  # noqa: F401  (register the loaders)
 from snnas.evaluate._data import DATASETS, SPLITS, DataSplits, load_dataset, stratified_split
+from snnas.evaluate._device import check_device_name, resolve_device
 from snnas.evaluate._encoding import ENCODINGS, Encoding, emits_spikes, encode
-from snnas.evaluate._energy import EnergyCounter, EnergyReport, LayerCount, count_energy, einsum_macs
+from snnas.evaluate._energy import EnergyCounter, count_energy, einsum_macs
+from snnas.evaluate._energy_rows import EnergyReport, EnergyRow, price_rows
 from snnas.evaluate._evaluator import Evaluator, Metrics, count_params
 from snnas.evaluate._events import integrate_events
 from snnas.evaluate._hardware import (
@@ -19,6 +21,7 @@ from snnas.evaluate._hardware import (
     load_hardware_yaml,
     use_hardware_files,
 )
+from snnas.evaluate._quick import evaluate_baseline, static_cost
 from snnas.evaluate._trainer import (
     OPTIMIZERS,
     SCHEDULES,
@@ -40,26 +43,31 @@ __all__ = [
     "Encoding",
     "EnergyCounter",
     "EnergyReport",
+    "EnergyRow",
     "Evaluator",
     "HardwareError",
     "HardwareProfile",
-    "LayerCount",
     "Metrics",
     "TrainConfig",
     "TrainResult",
     "accuracy",
+    "check_device_name",
     "count_energy",
     "count_params",
     "einsum_macs",
     "emits_spikes",
     "encode",
+    "evaluate_baseline",
     "get_hardware",
     "hardware_files",
     "integrate_events",
     "iter_batches",
     "load_dataset",
     "load_hardware_yaml",
+    "price_rows",
+    "resolve_device",
     "use_hardware_files",
+    "static_cost",
     "stratified_split",
     "train",
 ]

@@ -20,6 +20,7 @@ from torch.utils.data import TensorDataset
 
 from snnas.errors import DataError
 from snnas.registry import Registry
+from snnas.space._names import DATASET_NAMES
 
 SPLITS = ("train", "val", "test")
 _COMMON = ("root", "seed", "val_fraction", "test_fraction")
@@ -58,7 +59,7 @@ _SPLIT_NAMES: Registry[Callable[[DataSplits], TensorDataset]] = Registry("split"
 for _s in SPLITS:
     _SPLIT_NAMES.add(_s, lambda d, _s=_s: getattr(d, _s))
 
-DATASETS: Registry[Callable[..., DataSplits]] = Registry("dataset")
+DATASETS: Registry[Callable[..., DataSplits]] = Registry("dataset", names=DATASET_NAMES)
 
 
 def load_dataset(name: str, root: str | Path | None = None, seed: int = 0, val_fraction: float = 0.2,

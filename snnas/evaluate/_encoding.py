@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from snnas.registry import Registry
+from snnas.space._names import ENCODING_NAMES
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Encoding:
     description: str = ""
 
 
-ENCODINGS: Registry[Encoding] = Registry("encoding")
+ENCODINGS: Registry[Encoding] = Registry("encoding", names=ENCODING_NAMES)
 
 
 def _direct(x: torch.Tensor, T: int, generator: torch.Generator | None) -> torch.Tensor:

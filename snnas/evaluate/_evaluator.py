@@ -38,20 +38,27 @@ class Metrics:
     failed: str | None = None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Plain data for JSON files and the run store; unmeasured (NaN) values become None."""
+        d = dataclasses.asdict(self)
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Metrics:
         """Inverse of ``to_dict``; unknown keys (from newer versions) are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
+        for k in ("accuracy", "energy_mj", "macs", "acs", "mean_firing_rate"):
+            if k in kw and kw[k] is None:
+                kw[k] = math.nan
         kw["firing_rates"] = {str(k): float(v) for k, v in (kw.get("firing_rates") or {}).items()}
         return cls(**kw)
 
     @classmethod
     def failure(cls, reason: str, params: int = 0, time_steps: int = 0, wall_time_s: float = 0.0) -> Metrics:
-        """Zero accuracy and energy (never NaN, so sorting and Pareto code stay simple)."""
-        return cls(0.0, 0.0, 0.0, 0.0, {}, 0.0, params, time_steps, wall_time_s, reason)
+        """Nothing measured: accuracy, energy and counts are NaN (None in ``to_dict``), so code that
+        forgets to check ``failed`` never mistakes a failed candidate for the most efficient one."""
+        nan = math.nan
+        return cls(nan, nan, nan, nan, {}, nan, params, time_steps, wall_time_s, reason)
 
 
 ENERGY_SEED = 3

@@ -18,6 +18,7 @@ import yaml
 
 from snnas.errors import SnnasError
 from snnas.registry import Registry
+from snnas.space._names import HARDWARE_NAMES
 
 ENV_VAR = "SNNAS_HARDWARE"
 
@@ -40,7 +41,7 @@ class HardwareProfile:
         return (macs * self.e_mac_pj + acs * self.e_ac_pj) * 1e-9
 
 
-HARDWARE: Registry[HardwareProfile] = Registry("hardware profile")
+HARDWARE: Registry[HardwareProfile] = Registry("hardware profile", names=HARDWARE_NAMES)
 
 for _p in (
     HardwareProfile("45nm-fp32", 4.6, 0.9, "45 nm CMOS, 32-bit float (Horowitz 2014); the usual SNN figure"),

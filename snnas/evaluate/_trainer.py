@@ -33,12 +33,49 @@ SCHEDULES.add("cosine", lambda opt, steps: torch.optim.lr_scheduler.CosineAnneal
 SCHEDULES.add("none", lambda opt, steps: torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0))
 
 
+def _shaped(base: Callable[[int, int], float], steps: int, warmup: int, floor: float) -> Callable[[int], float]:
+    """LR factor at step ``k``: linear warm-up over ``warmup`` steps (from 1/(warmup+1) up to 1), then
+    ``base(k - warmup, steps - warmup)`` mapped from [0, 1] onto [floor, 1]."""
+    rest = max(steps - warmup, 1)
+
+    def factor(k: int) -> float:
+        if k < warmup:
+            return (k + 1) / (warmup + 1)
+        return floor + (1.0 - floor) * base(min(k - warmup, rest), rest)
+
+    return factor
+
+
+_BASE_FACTORS: dict[str, Callable[[int, int], float]] = {
+    "cosine": lambda k, n: 0.5 * (1.0 + math.cos(math.pi * k / n)),
+    "none": lambda k, n: 1.0,
+}
+
+
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """The LR schedule of ``cfg`` over ``steps`` optimizer steps. Without warm-up and floor it is the
+    registered schedule itself (``SCHEDULES``, bit-identical to earlier versions); with them a
+    ``LambdaLR`` of the same shape (cosine or constant) after a linear warm-up, ending at
+    ``lr_floor x lr`` instead of 0."""
+    if not (cfg.warmup_steps or cfg.lr_floor) or cfg.schedule not in _BASE_FACTORS:
+        return SCHEDULES.get(cfg.schedule)(opt, steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, _shaped(_BASE_FACTORS[cfg.schedule], steps, int(cfg.warmup_steps), float(cfg.lr_floor)))
+
+
 @dataclass
 class TrainConfig:
     """How to train (and encode inputs for) a candidate.
 
     ``encoding=None`` uses the data set's default; ``max_batches`` caps batches per epoch for cheap
     proxy training; the cosine schedule anneals per batch over ``epochs x batches``.
+
+    Short (proxy) trainings: ``warmup_steps`` ramps the LR up linearly over the first steps (a high
+    LR from step one makes fresh BN + spiking layers diverge or die), ``lr_floor`` ends the cosine at
+    that fraction of ``lr`` instead of 0 (so the last steps still learn), and ``bn_recalibrate``
+    re-estimates every BatchNorm's running statistics after training from that many training
+    batches (forward only, a plain average), so evaluation uses statistics of the final weights,
+    not a running average that lags a fast-moving short training. All three default off.
     """
 
     epochs: int = 10
@@ -53,6 +90,9 @@ class TrainConfig:
     quiet: bool = False
     max_batches: int | None = None
     device: str = "cpu"
+    warmup_steps: int = 0
+    lr_floor: float = 0.0
+    bn_recalibrate: int = 0
 
 
 @dataclass
@@ -96,7 +136,7 @@ def _is_oom(e: BaseException) -> bool:
 def train(model: nn.Module, splits: DataSplits, cfg: TrainConfig) -> TrainResult:
     """Train ``model`` on ``splits.train`` with BPTT and cross-entropy; never raises on divergence."""
     make_opt = OPTIMIZERS.get(cfg.optimizer)
-    make_sched = SCHEDULES.get(cfg.schedule)
+    SCHEDULES.get(cfg.schedule)
     enc = _encoding_name(cfg, splits.default_encoding)
     device = torch.device(cfg.device)
     model.to(device)
@@ -104,7 +144,7 @@ def train(model: nn.Module, splits: DataSplits, cfg: TrainConfig) -> TrainResult
     if cfg.max_batches is not None:
         n_batches = min(n_batches, cfg.max_batches)
     opt = make_opt([p for p in model.parameters() if p.requires_grad], cfg.lr, cfg.weight_decay)
-    sched = make_sched(opt, cfg.epochs * n_batches)
+    sched = make_schedule(opt, cfg, cfg.epochs * n_batches)
     shuffle = torch.Generator().manual_seed(cfg.seed)
     noise = _generator(cfg.seed + 1, cfg.device)
     result = TrainResult(ok=True)
@@ -146,7 +186,34 @@ def train(model: nn.Module, splits: DataSplits, cfg: TrainConfig) -> TrainResult
             result.epochs_done = epoch + 1
             bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['acc']:.3f}")
         bar.close()
+        if result.ok and cfg.bn_recalibrate > 0:
+            recalibrate_bn(model, splits, cfg, enc, shuffle, noise)
     return result
+
+
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, splits: DataSplits, cfg: TrainConfig, enc: str,
+                   shuffle: torch.Generator, noise: torch.Generator) -> None:
+    """Recompute BatchNorm running statistics of the trained ``model`` from ``cfg.bn_recalibrate``
+    training batches (cumulative average: momentum None), leaving weights untouched."""
+    bns = [m for m in model.modules() if isinstance(m, _BN) and m.track_running_stats]
+    if not bns:
+        return
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    device = torch.device(cfg.device)
+    model.train()
+    try:
+        for x, _ in iter_batches(splits.train, cfg.batch_size, shuffle, cfg.bn_recalibrate):
+            model(encode(x.to(device), cfg.time_steps, enc, noise))
+    finally:
+        for m, mom in zip(bns, saved, strict=True):
+            m.momentum = mom
 
 
 @torch.no_grad()

@@ -2,9 +2,15 @@
 
 The network built by ``build_network`` is traced with ``torch.fx`` (neurons kept as leaf modules),
 its submodules are flattened to plain attributes and the traced graph is printed as the exported
-class's ``forward``. The result imports only torch, reads like a hand-written network (every layer
-listed in ``__init__``, every op in ``forward``), and runs exactly the operations the searched
-network ran, so its outputs are bit-identical; ``export_module`` checks that before it writes.
+class's ``forward``. Each neuron says what it becomes (its torch-only ``runtime`` twin and
+``runtime_args()``), so the exporter lists no neuron types and a newly registered neuron exports
+as soon as it names a twin; surrogate classes are copied whole. Modules the energy counter reads a
+mark off (neurons' ``is_spiking``, the zero op's ``emits_events``) stay modules with the same marks,
+so ``count_energy`` counts the exported network exactly as the searched one.
+
+The result imports only torch, reads like a hand-written network (every layer listed in
+``__init__``, every op in ``forward``), and runs exactly the operations the searched network ran,
+so its outputs are bit-identical; ``export_module`` checks that before it writes.
 """
 
 from __future__ import annotations
@@ -24,16 +30,27 @@ from torch import nn
 from snnas._version import __version__
 from snnas.errors import SnnasError
 from snnas.export._runtime import header, runtime_source
-from snnas.spiking import PSN, BaseNeuron, IFNode, LIFNode, NonSpiking, PLIFNode, Surrogate
+from snnas.spiking import BaseNeuron, Surrogate
 
 
 class ExportError(SnnasError):
     """The network cannot be written as standalone source (an unsupported layer or op)."""
 
 
+ENERGY_MARKS = ("is_spiking", "emits_events")
+"""Class attributes the energy counter reads off a module (its output is spikes / carries no events)."""
+
+
+def _marks(m: nn.Module) -> dict[str, bool]:
+    return {k: getattr(m, k) for k in ENERGY_MARKS if isinstance(getattr(m, k, None), bool)}
+
+
 class _Tracer(fx.Tracer):
+    """Neurons and other energy-marked modules (the zero op) stay modules of the exported network,
+    so the counter sees the same marks on an exported module as on the in-package one."""
+
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return isinstance(m, BaseNeuron) or super().is_leaf_module(m, qualname)
+        return isinstance(m, BaseNeuron) or bool(_marks(m)) or super().is_leaf_module(m, qualname)
 
 
 def _fmt(v: Any) -> str:
@@ -46,25 +63,34 @@ def _fmt(v: Any) -> str:
     return repr(v)
 
 
-def _surrogate_expr(s: Surrogate) -> str:
-    return f"{type(s).__name__}({_fmt(float(s.alpha))})"
+def _arg_expr(v: Any) -> str:
+    """Source of one runtime constructor argument: a surrogate (its class, copied into the runtime
+    block, with its alpha), a tensor (its values), or a plain value."""
+    if isinstance(v, Surrogate):
+        return f"{type(v).__name__}({_fmt(float(v.alpha))})"
+    if isinstance(v, torch.Tensor):
+        return _fmt(v.tolist())
+    if isinstance(v, (list, tuple)):
+        items = ", ".join(_arg_expr(x) for x in v)
+        return f"[{items}]" if isinstance(v, list) else f"({items}{',' if len(v) == 1 else ''})"
+    return _fmt(v)
+
+
+def _runtime_of(m: BaseNeuron) -> tuple[type[nn.Module], dict[str, Any]]:
+    """The neuron's own answer to "what do I become in model.py": its twin class and arguments."""
+    cls = type(m).runtime
+    if cls is None:
+        raise ExportError(f"cannot export neuron type {type(m).__name__}: it names no runtime twin; set its "
+                          "`runtime` class and `runtime_args()` (see snnas.spiking._portable)")
+    try:
+        return cls, m.runtime_args()
+    except TypeError as e:
+        raise ExportError(f"cannot export neuron type {type(m).__name__}: {e}") from None
 
 
 def _neuron_expr(m: BaseNeuron) -> str:
-    if isinstance(m, NonSpiking):
-        return "NonSpiking()"
-    if isinstance(m, PSN):
-        return f"PSN({m.T}, {_surrogate_expr(m.surrogate)})"
-    if isinstance(m, (IFNode, LIFNode, PLIFNode)):
-        kw = dict(v_threshold=m.v_threshold, v_reset=m.v_reset, detach_reset=m.detach_reset,
-                  decay_input=m.decay_input)
-        if isinstance(m, LIFNode):
-            kw["tau"] = m.tau.tolist() if isinstance(m.tau, torch.Tensor) else m.tau
-        if isinstance(m, PLIFNode):
-            kw["w_shape"] = tuple(m.w.shape)
-        args = ", ".join(f"{k}={_fmt(v)}" for k, v in kw.items())
-        return f"ResetNeuron({m.mode}, {_surrogate_expr(m.surrogate)}, {args})"
-    raise ExportError(f"cannot export neuron type {type(m).__name__}")
+    cls, kwargs = _runtime_of(m)
+    return f"{cls.__name__}({', '.join(f'{k}={_arg_expr(v)}' for k, v in kwargs.items())})"
 
 
 def _conv_expr(m: nn.Module) -> str:
@@ -154,6 +180,42 @@ def _trace(model: nn.Module) -> tuple[fx.GraphModule, dict[str, nn.Module], dict
 _ALLOWED_GLOBALS = {"torch", "inf", "nan", "device", "builtins", "getattr", "float", "int", "operator"}
 
 
+def _forward_source(graph: fx.Graph, what: str) -> str:
+    """``def forward`` of a traced graph, indented as a method; refuses calls outside torch."""
+    for node in graph.nodes:  # type hints (``x: torch.Tensor``) would need torch aliases in the source
+        node.type = None
+    code = graph.python_code(root_module="self")
+    used = {k for k in code.globals if re.search(rf"\b{re.escape(k)}\b", code.src)}
+    unknown = {k for k in used if k not in _ALLOWED_GLOBALS and (v := code.globals[k]) is not None
+               and getattr(v, "__module__", "").split(".")[0] not in ("torch", "builtins", "_operator", "math")}
+    if unknown:
+        raise ExportError(f"the traced {what} calls functions outside torch: {', '.join(sorted(unknown))}")
+    src = re.sub(r";\s+(\w+ = )+None$", "", code.src.strip("\n"), flags=re.M)  # fx's early frees
+    return "\n".join(("    " + ln).rstrip() for ln in src.rstrip().splitlines())
+
+
+def _marked_expr(m: nn.Module, classes: dict[str, str]) -> str:
+    """A stateless energy-marked module (the zero op) as a small class of its own: its marks and its
+    traced forward (constants baked in). ``classes`` collects the class sources, deduplicated."""
+    name = type(m).__name__
+    if list(m.parameters()) or list(m.buffers()) or list(m.children()):
+        raise ExportError(f"cannot export {name}: an energy-marked module ({', '.join(_marks(m))}) with state; "
+                          "make it a neuron with a runtime twin")
+    try:
+        graph = _Tracer().trace(m)
+    except Exception as e:
+        raise ExportError(f"cannot trace {name} for export: {type(e).__name__}: {e}") from None
+    doc = (type(m).__doc__ or "").strip().splitlines()
+    body = [f'    """{doc[0] if doc else name}"""', "",
+            *(f"    {k} = {v}" for k, v in _marks(m).items()), "", _forward_source(graph, name)]
+    key = "\n".join(body)
+    if key not in classes:
+        taken = set(classes.values())
+        cls = next(c for c in (name, *(f"{name}_{i}" for i in range(2, len(classes) + 3))) if c not in taken)
+        classes[key] = cls
+    return f"{classes[key]}()"
+
+
 def generate_source(model: nn.Module, arch_json: str | None = None, title: str | None = None,
                     input_desc: str = "C, H, W", time_steps: int | str = "?") -> str:
     """The complete ``model.py`` text for ``model`` (a module built by snnas)."""
@@ -164,17 +226,14 @@ def _generate(model: nn.Module, arch_json: str | None, title: str | None, input_
               time_steps: int | str) -> tuple[str, fx.GraphModule]:
     """The source and the flat traced module whose state dict the exported class loads."""
     gm, modules, tensors = _trace(model)
-    code = gm.graph.python_code(root_module="self")
-    used = {k for k in code.globals if re.search(rf"\b{re.escape(k)}\b", code.src)}
-    unknown = {k for k in used if k not in _ALLOWED_GLOBALS and (v := code.globals[k]) is not None
-               and getattr(v, "__module__", "").split(".")[0] not in ("torch", "builtins", "_operator", "math")}
-    if unknown:
-        raise ExportError(f"the traced network calls functions outside torch: {', '.join(sorted(unknown))}")
-    surrogates = [type(m.surrogate) for m in modules.values()
-                  if isinstance(m, BaseNeuron) and isinstance(getattr(m, "surrogate", None), Surrogate)]
+    fwd = _forward_source(gm.graph, "network")
+    neurons = [_runtime_of(m) for m in modules.values() if isinstance(m, BaseNeuron)]
+    surrogates = [type(v) for _, kwargs in neurons for v in kwargs.values() if isinstance(v, Surrogate)]
+    marked: dict[str, str] = {}  # class source -> class name, one class per distinct marked module
     init = ["        super().__init__()"]
     for k, m in modules.items():
-        init.append(f"        self.{k} = {_module_expr(m)}")
+        expr = _marked_expr(m, marked) if _marks(m) and not isinstance(m, BaseNeuron) else _module_expr(m)
+        init.append(f"        self.{k} = {expr}")
     for k, t in tensors.items():
         kind = "nn.Parameter(torch.zeros({}))" if isinstance(t, nn.Parameter) else "torch.zeros({})"
         ctor = kind.format(tuple(t.shape))
@@ -182,14 +241,13 @@ def _generate(model: nn.Module, arch_json: str | None, title: str | None, input_
             init.append(f"        self.{k} = {ctor}")
         else:
             init.append(f"        self.register_buffer({k!r}, {ctor})")
-    src = re.sub(r";\s+(\w+ = )+None$", "", code.src.strip("\n"), flags=re.M)  # fx's early frees
-    fwd = "\n".join("    " + ln if ln.strip() else ln for ln in src.splitlines())
     arch = json.loads(arch_json) if arch_json else {}
     lines = [
         header(title=title or "A spiking network exported by snnas.", version=__version__,
                arch_id=arch.get("_id", "-"), summary=arch.get("_summary", "-"), input_desc=input_desc,
                time_steps=time_steps),
-        runtime_source(surrogates),
+        runtime_source(surrogates, [cls for cls, _ in neurons]),
+        *(f"\nclass {cls}(nn.Module):\n{body}\n" for body, cls in marked.items()),
         "\nclass Network(nn.Module):",
         '    """The searched network, every neuron parameter baked in; weights in weights.pt."""\n',
         "    def __init__(self):",
@@ -234,8 +292,11 @@ def export_module(model: nn.Module, out_dir: str | Path, *, architecture: Any = 
     model.eval()
     try:
         source, gm = _generate(model, arch_json, None, input_desc, time_steps)
-        exported = load_source(source).Network()
-        exported.load_state_dict(gm.state_dict(), strict=True)
+        try:  # a neuron twin whose source needs more than torch fails here, not in the user's hands
+            exported = load_source(source).Network()
+            exported.load_state_dict(gm.state_dict(), strict=True)
+        except Exception as e:
+            raise ExportError(f"the generated model.py does not build: {type(e).__name__}: {e}") from None
         exported.eval()
         if example_input is not None:
             with torch.no_grad():

@@ -1,9 +1,10 @@
 """The torch-only runtime written at the top of every exported ``model.py``.
 
-The neuron math and the surrogate gradients are not rewritten here: their source is copied from
-``snnas.spiking`` (``_reference.py`` and the surrogate classes) with ``inspect``, so the exported
-model runs the very code the fused kernel is tested bit-identical against. Only the thin module
-glue (constructors that take plain values instead of registry names) is written here.
+The neuron math, the surrogate gradients and the neuron modules are not rewritten here: their
+source is copied from ``snnas.spiking`` with ``inspect`` (``_reference.py``, the surrogate classes in
+use, and the torch-only twins in ``_portable.py`` that the network's neurons name), so the exported
+model runs the very code the fused kernel is tested bit-identical against. Only the surrogate base
+(which takes a plain alpha instead of a registry name) is written here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import inspect
 import textwrap
 
-from snnas.spiking import _neurons, _reference, _surrogate
+from snnas.spiking import _portable, _reference, _surrogate
 
 _HEADER = '''\
 """{title}
@@ -55,72 +56,26 @@ class Surrogate(nn.Module):
         return f"alpha={self.alpha:g}"
 '''
 
-_NEURONS = '''\
-class ResetNeuron(nn.Module):
-    """IF (mode 0), LIF (mode 1, fixed tau) and PLIF (mode 2, learnable 1/tau = sigmoid(w))."""
-
-    def __init__(self, mode, surrogate, v_threshold=1.0, v_reset=0.0, detach_reset=False,
-                 decay_input=True, tau=None, w_shape=None):
-        super().__init__()
-        self.mode, self.surrogate = mode, surrogate
-        self.v_threshold, self.v_reset = v_threshold, v_reset
-        self.detach_reset, self.decay_input = detach_reset, decay_input
-        if isinstance(tau, (list, tuple)):
-            self.register_buffer("tau", torch.tensor(tau, dtype=torch.float32))
-        else:
-            self.tau = tau
-        if w_shape is not None:
-            self.w = nn.Parameter(torch.zeros(w_shape))
-
-    def forward(self, x_seq):
-        if self.mode == MODE_PLIF:
-            coef = channel_view(self.w.sigmoid(), x_seq.ndim)
-        elif isinstance(self.tau, torch.Tensor):
-            coef = channel_view(self.tau, x_seq.ndim)
-        else:
-            coef = self.tau
-        return multi_step(x_seq, self.mode, coef, self.decay_input, self.v_threshold,
-                          self.v_reset, self.surrogate, self.detach_reset)
-
-
-class PSN(nn.Module):
-    """Parallel spiking neuron: H = W[T, T] X + b over all T steps at once, no reset."""
-
-    def __init__(self, T, surrogate):
-        super().__init__()
-        self.surrogate = surrogate
-        self.weight = nn.Parameter(torch.zeros(T, T))
-        self.bias = nn.Parameter(torch.zeros(T, 1))
-
-    def forward(self, x_seq):
-        return self.surrogate(torch.addmm(self.bias, self.weight, x_seq.flatten(1))).view(x_seq.shape)
-
-
-class NonSpiking(nn.Module):
-    """ReLU stand-in of a non-spiking (ANN) layer of an SNN/ANN hybrid."""
-
-    def forward(self, x_seq):
-        return torch.relu(x_seq)
-'''
-
 
 def _source(obj) -> str:
-    """Source of a class/function without registry decorators or the module's own imports."""
-    lines = inspect.getsource(obj).splitlines()
-    lines = [ln for ln in lines if not ln.lstrip().startswith("@SURROGATES")]
-    return textwrap.dedent("\n".join(lines)) + "\n"
+    """Source of a class/function without its decorators (registry entries, e.g. ``@SURROGATES.register``)
+    or the module's own imports."""
+    lines = textwrap.dedent(inspect.getsource(obj)).splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(("class ", "def ")))
+    return "\n".join(lines[start:]) + "\n"
 
 
-def runtime_source(surrogate_classes: list[type]) -> str:
-    """The runtime block: reference dynamics, the surrogates in use, the neuron modules."""
+def runtime_source(surrogate_classes: list[type], neuron_classes: list[type]) -> str:
+    """The runtime block: reference dynamics, the surrogates in use, the neuron twins in use."""
     parts = [
         f"MODE_IF, MODE_LIF, MODE_PLIF = {_reference.MODE_IF}, {_reference.MODE_LIF}, {_reference.MODE_PLIF}\n",
         _source(_reference.charge), _source(_reference.reset), _source(_reference.multi_step),
-        _source(_neurons.channel_view), _source(_surrogate._SpikeFn), _SURROGATE_BASE,
+        _source(_portable.channel_view), _source(_surrogate._SpikeFn), _SURROGATE_BASE,
     ]
     for cls in sorted(set(surrogate_classes), key=lambda c: c.__name__):
         parts.append(_source(cls))
-    parts.append(_NEURONS)
+    for cls in sorted(set(neuron_classes), key=lambda c: c.__name__):
+        parts.append(_source(cls))
     return "\n\n".join(p.rstrip() + "\n" for p in parts)
 
 

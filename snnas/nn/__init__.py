@@ -8,13 +8,7 @@ from snnas.nn import _conv_ops, _attention, _blocks  # noqa: F401, I001  (regist
 from snnas.nn._attention import SDSA, SSA, QKChannelAttention, QKTokenAttention, attention_neuron
 from snnas.nn._baseline import SpikingCNN, baseline_cnn
 from snnas.nn._blocks import PatchEmbed, SpikingMLP, TransformerBlock
-from snnas.nn._build import (
-    ATTENTION_ALIASES,
-    CELL_FIXED,
-    TRANSFORMER_FIXED,
-    build_from_architecture,
-    build_network,
-)
+from snnas.nn._build import CELL_FIXED, TRANSFORMER_FIXED, build_from_architecture, build_network
 from snnas.nn._cells import Cell, CellNetwork, Resample, cell_op, check_cell, live_states
 from snnas.nn._conv_ops import SeqPool, Zero
 from snnas.nn._layers import (
@@ -27,6 +21,7 @@ from snnas.nn._layers import (
 )
 from snnas.nn._registry import DEFAULT_NEURON, OPS, neuron_config, ops_of_kind
 from snnas.nn._transformer import SpikingTransformer
+from snnas.space._names import ATTENTION_ALIASES  # re-exported: a word of the space language
 
 __all__ = [
     "ATTENTION_ALIASES",

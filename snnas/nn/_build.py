@@ -19,6 +19,7 @@ from snnas.nn._cells import CellNetwork
 from snnas.nn._registry import ops_of_kind
 from snnas.nn._transformer import SpikingTransformer
 from snnas.space._architecture import Architecture
+from snnas.space._names import ATTENTION_ALIASES
 
 CELL_FIXED: dict[str, Any] = {"nodes": None, "multiplier": None, "stem": "conv_3x3", "stem_stride": 1}
 """Non-searched cell-family settings (``space.fixed``) and their defaults. ``nodes`` is only
@@ -28,10 +29,6 @@ checked against the architecture's cell; ``multiplier`` = how many last nodes ar
 TRANSFORMER_FIXED: dict[str, Any] = {"patch_size": 4, "stem_stages": 4, "stem": "sps"}
 """Non-searched transformer settings: SPS ``patch_size`` (power of 2), number of conv stages of
 the stem, and its pooling order ``sps`` (Spikformer) or ``cml`` (CML downsampling)."""
-
-ATTENTION_ALIASES = {"qk": "qk_token"}
-"""Architecture ``attention`` values that name a family of ops rather than one op."""
-
 
 def _resolve_fixed(family: str, defaults: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(fixed) - set(defaults))

@@ -38,12 +38,9 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
 class SpikeMask(nn.Module):
     """Elementwise product of two spike tensors (an AND gate: the attention masks of SDSA and QKFormer).
 
-    The product of binary tensors is binary, but elementwise arithmetic hides that from the energy
-    counter; declaring this module ``is_spiking`` lets the linear layer after the mask be priced as
-    accumulates, as the papers do. It is only ever applied to two neuron outputs.
+    The energy counter marks the product of two spike tensors as spikes, so the linear layer after
+    the mask is priced as accumulates, as the papers do. It is only ever applied to two neuron outputs.
     """
-
-    is_spiking = True
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return x * mask

@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from snnas.registry import Registry
+from snnas.space._names import OP_NAMES
 
-OPS: Registry = Registry("op")
+OPS: Registry = Registry("op", names=OP_NAMES)
 
 DEFAULT_NEURON: dict[str, Any] = {"kind": "lif", "tau": 2.0, "v_threshold": 1.0, "v_reset": 0.0,
                                   "surrogate": "sigmoid"}

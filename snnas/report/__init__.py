@@ -11,12 +11,13 @@ from snnas.report._pareto import (
     reference_box,
     scored,
 )
-from snnas.report._plot import LABELS, plot_front
+from snnas.report._plot import plot_front
 from snnas.report._summary import best_per_objective, write_summary
 from snnas.report._tables import CANDIDATE_COLUMNS, PARETO_COLUMNS, candidates_frame, pareto_frame
+from snnas.report._units import LABELS, column, energy_unit, format_accuracy, format_energy, format_metric
 from snnas.report._write import write_reports
 
 __all__ = ["BOUNDED", "CANDIDATE_COLUMNS", "LABELS", "MARGIN", "PARETO_COLUMNS", "Hypervolume",
            "best_per_objective", "candidates_frame", "feasible", "hypervolume", "objective_matrix",
            "pareto_frame", "pareto_front", "plot_front", "reference_box", "scored", "write_reports",
-           "write_summary"]
+           "write_summary", "column", "energy_unit", "format_accuracy", "format_energy", "format_metric"]

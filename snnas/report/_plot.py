@@ -1,4 +1,5 @@
-"""pareto.png: every completed candidate and the front, with labelled axes and units.
+"""pareto.png: every completed candidate and the front, with labelled axes and units; the front's
+points carry their ids (what ``snnas export --id`` and ``snnas train --id`` take).
 
 Drawn on a bare ``Figure`` with the Agg canvas (no pyplot), so writing a report never changes the
 user's matplotlib backend and works on machines without a display.
@@ -6,26 +7,16 @@ user's matplotlib backend and works on machines without a display.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from snnas.report._pareto import feasible
+from snnas.report._units import LABELS, energy_unit
 from snnas.runs import CandidateRecord, Constraint, Objective
 
-#: Axis labels with units; accuracy is stored as a fraction and drawn in percent.
-LABELS = {
-    "accuracy": "validation accuracy [%]",
-    "energy_mj": "energy per sample [mJ]",
-    "macs": "MACs per sample [count]",
-    "acs": "ACs per sample [count]",
-    "params": "parameters [count]",
-    "mean_firing_rate": "mean firing rate [spikes / neuron / step]",
-    "time_steps": "time steps [count]",
-    "wall_time_s": "evaluation time [s]",
-}
 SCALE = {"accuracy": 100.0}
 
 
@@ -39,24 +30,40 @@ def axes_for(objectives: Sequence[Objective]) -> tuple[str, str]:
     return x, y
 
 
-def _xy(records: Sequence[CandidateRecord], x: str, y: str) -> list[tuple[float, float]]:
+def _scales(records: Sequence[CandidateRecord], metrics: Sequence[str]) -> dict[str, tuple[float, str]]:
+    """(factor, axis label) per metric: accuracy in %, energy in nJ/uJ/mJ chosen from the data."""
+    out = {}
+    for m in metrics:
+        if m == "energy_mj":
+            factor, unit = energy_unit(r.value(m) for r in records if not r.failed)
+            out[m] = (factor, f"{LABELS[m]} [{unit}]")
+        else:
+            out[m] = (SCALE.get(m, 1.0), LABELS.get(m, m))
+    return out
+
+
+def _xy(records: Sequence[CandidateRecord], x: str, y: str,
+        scales: dict[str, tuple[float, str]]) -> list[tuple[float, float]]:
     pts = [(r.value(x), r.value(y)) for r in records]
-    return [(a * SCALE.get(x, 1.0), b * SCALE.get(y, 1.0)) for a, b in pts if a is not None and b is not None]
+    return [(a * scales[x][0], b * scales[y][0]) for a, b in pts if a is not None and b is not None]
 
 
 def plot_front(records: Sequence[CandidateRecord], front: Sequence[CandidateRecord],
                objectives: Sequence[Objective], path: Path, n_failed: int = 0,
-               constraints: Sequence[Constraint] = ()) -> Path:
-    """Scatter of the completed candidates (infeasible ones as crosses) with the front drawn over."""
+               constraints: Sequence[Constraint] = (), retrained: Mapping[str, Mapping] | None = None) -> Path:
+    """Scatter of the completed candidates (infeasible ones as crosses) with the front drawn over;
+    retrained front members get a star at their test accuracy, joined to their proxy point."""
     x, y = axes_for(objectives)
     fig = Figure(figsize=(6.4, 4.8), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     done = [r for r in records if not r.failed]
-    bad = _xy([r for r in done if not feasible(r, constraints)], x, y)
-    pts = _xy([r for r in done if feasible(r, constraints)], x, y)
-    fr = sorted((r.value(x) * SCALE.get(x, 1.0), r.value(y) * SCALE.get(y, 1.0)) for r in front
-                if r.value(x) is not None and r.value(y) is not None)
+    scales = _scales(done, (x, y))
+    bad = _xy([r for r in done if not feasible(r, constraints)], x, y, scales)
+    pts = _xy([r for r in done if feasible(r, constraints)], x, y, scales)
+    labelled = sorted((r.value(x) * scales[x][0], r.value(y) * scales[y][0], r.id[:8]) for r in front
+                      if r.value(x) is not None and r.value(y) is not None)
+    fr = [(a, b) for a, b, _ in labelled]
     if pts:
         ax.scatter(*zip(*pts, strict=True), s=18, c="0.6", label=f"candidates ({len(pts)})", zorder=2)
     if bad:
@@ -67,12 +74,24 @@ def plot_front(records: Sequence[CandidateRecord], front: Sequence[CandidateReco
         line = "-" if len(objectives) == 2 else "none"  # a front in more objectives is no curve here
         ax.plot(*zip(*fr, strict=True), marker="o", ls=line, c="tab:red", ms=6, lw=1.5,
                 label=f"Pareto front ({len(fr)})", zorder=3)
+        for a, b, name in labelled:
+            ax.annotate(name, (a, b), textcoords="offset points", xytext=(4, 4), fontsize=7, color="tab:red")
+    tested = [(r.value(x) * scales[x][0], r.value(y) * scales[y][0], 100 * retrained[r.id]["test_accuracy_mean"])
+              for r in front if retrained and r.id in retrained and y == "accuracy"
+              and r.value(x) is not None and r.value(y) is not None]
+    if tested:
+        for a, b, t in tested:
+            ax.plot([a, a], [b, t], ls=":", c="tab:blue", lw=1, zorder=3)
+        ax.scatter([a for a, _, _ in tested], [t for _, _, t in tested], marker="*", s=90, c="tab:blue",
+                   zorder=4, label=f"retrained, test accuracy ({len(tested)})")
+        ax.set_ylabel("accuracy [%]: validation (proxy), test (retrained)")
     if not pts:
         ax.text(0.5, 0.5, "no completed candidates", ha="center", va="center", transform=ax.transAxes)
     elif min(p[0] for p in pts) > 0 and max(p[0] for p in pts) / min(p[0] for p in pts) > 50:
         ax.set_xscale("log")
-    ax.set_xlabel(LABELS.get(x, x))
-    ax.set_ylabel(LABELS.get(y, y))
+    ax.set_xlabel(scales[x][1])
+    if not tested:
+        ax.set_ylabel(scales[y][1])
     title = "candidates and Pareto front"
     if n_failed:
         title += f" ({n_failed} failed, not shown)"

@@ -8,22 +8,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from snnas.report._pareto import BOUNDED, MARGIN, Hypervolume, feasible
+from snnas.report._units import format_metric as _fmt
 from snnas.runs import CandidateRecord, Constraint, Objective
-
-
-def _fmt(metric: str, v: float | None) -> str:
-    if v is None:
-        return "n/a"
-    if metric == "accuracy":
-        return f"{100 * v:.2f} %"
-    if metric == "energy_mj":
-        return f"{v:.4g} mJ"
-    return f"{v:.4g}"
 
 
 def _cell(text: str) -> str:
     """Text safe inside a markdown table cell (cell summaries contain '|')."""
     return text.replace("|", "\\|")
+
+
+def _test_cell(res: Mapping | None) -> str:
+    if not res or res.get("test_accuracy_mean") is None:
+        return "not retrained"
+    n = sum(1 for s in res.get("seeds", []) if not s.get("failed"))
+    return (f"{100 * res['test_accuracy_mean']:.2f} +- {100 * (res.get('test_accuracy_std') or 0):.2f} % "
+            f"({n} seed{'s' if n != 1 else ''}, {res.get('epochs')} epochs)")
 
 
 def _rule(o: Objective, hv: Hypervolume) -> str:
@@ -48,7 +47,8 @@ def best_per_objective(records: Sequence[CandidateRecord], objectives: Sequence[
 
 def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequence[CandidateRecord],
                   objectives: Sequence[Objective], hv: Hypervolume, config: Mapping,
-                  run_dir: str | None = None, constraints: Sequence[Constraint] = ()) -> Path:
+                  run_dir: str | None = None, constraints: Sequence[Constraint] = (),
+                  retrained: Mapping[str, Mapping] | None = None) -> Path:
     failed = [r for r in records if r.failed]
     done = len(records) - len(failed)
     infeasible = sum(not r.failed and not feasible(r, constraints) for r in records)
@@ -82,13 +82,22 @@ def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequenc
 
     metrics = [o.metric for o in objectives]
     lines += [f"## Pareto front ({len(front)})", ""]
+    retrained = retrained or {}
     if front:
-        lines += ["| index | id | " + " | ".join(metrics) + " | architecture |",
-                  "|---|---|" + "---|" * len(metrics) + "---|"]
+        names = [("proxy " if m == "accuracy" and retrained else "") + m for m in metrics]
+        test = ["test accuracy (retrained)"] if retrained else []
+        lines += ["| index | id | " + " | ".join(names + test) + " | architecture |",
+                  "|---|---|" + "---|" * (len(metrics) + len(test)) + "---|"]
         for r in front:
-            vals = " | ".join(_fmt(m, r.value(m)) for m in metrics)
-            lines.append(f"| {r.index} | `{r.id}` | {vals} | {_cell(r.arch.summary())} |")
+            vals = [_fmt(m, r.value(m)) for m in metrics]
+            if retrained:
+                vals.append(_test_cell(retrained.get(r.id)))
+            lines.append(f"| {r.index} | `{r.id}` | {' | '.join(vals)} | {_cell(r.arch.summary())} |")
         lines.append("")
+        if retrained:
+            lines += ["Test accuracy: trained from scratch with the full recipe on the test split (mean +- std "
+                      "over seeds; `RUN/retrain/<id>/results.json`); proxy accuracy is the search's short "
+                      "training on the validation split.", ""]
 
     best = best_per_objective(records, objectives, constraints)
     if best:

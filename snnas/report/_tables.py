@@ -1,21 +1,24 @@
-"""Candidate tables (pandas) for candidates.csv and pareto.csv."""
+"""Candidate tables (pandas) for candidates.csv and pareto.csv, with units in the column names
+(``val_acc_pct``, ``energy_uj``; see ``_units``)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from snnas.report._pareto import feasible
+from snnas.report._units import column, to_column
 from snnas.runs import CandidateRecord, Constraint, Objective
 
 METRIC_COLUMNS = ("accuracy", "energy_mj", "macs", "acs", "mean_firing_rate", "params", "time_steps",
                   "wall_time_s")
 INTEGER_COLUMNS = ("index", "params", "time_steps")
-CANDIDATE_COLUMNS = ("index", "id", "state", "reason", "feasible", *METRIC_COLUMNS, "architecture", "genome")
-PARETO_COLUMNS = ("index", "id", *METRIC_COLUMNS, "architecture", "genome")
+_SHOWN = tuple(column(m) for m in METRIC_COLUMNS)
+CANDIDATE_COLUMNS = ("index", "id", "state", "reason", "feasible", *_SHOWN, "architecture", "genome")
+PARETO_COLUMNS = ("index", "id", *_SHOWN, "architecture", "genome")
 
 
 def _metric_columns(objectives: Sequence[Objective]) -> list[str]:
@@ -27,8 +30,8 @@ def _row(r: CandidateRecord, metrics: Sequence[str], constraints: Sequence[Const
     row: dict = {"index": r.index, "id": r.id, "state": r.state, "reason": r.reason or "",
                  "feasible": feasible(r, constraints)}
     for m in metrics:
-        v = r.value(m)
-        row[m] = np.nan if v is None else v
+        v = to_column(m, r.value(m))
+        row[column(m)] = np.nan if v is None else v
     if row.get("time_steps") is None or np.isnan(row["time_steps"]):
         row["time_steps"] = r.arch.time_steps  # known even when training failed
     row["architecture"] = r.arch.summary()
@@ -41,7 +44,7 @@ def candidates_frame(records: Sequence[CandidateRecord], objectives: Sequence[Ob
     """Every candidate by index; failed ones carry their reason and empty metrics; ``feasible`` is
     False for failed candidates and those breaking a constraint."""
     metrics = _metric_columns(objectives)
-    cols = ["index", "id", "state", "reason", "feasible", *metrics, "architecture", "genome"]
+    cols = ["index", "id", "state", "reason", "feasible", *map(column, metrics), "architecture", "genome"]
     return _typed(pd.DataFrame([_row(r, metrics, constraints) for r in records], columns=cols))
 
 
@@ -54,11 +57,31 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def pareto_frame(front: Sequence[CandidateRecord], objectives: Sequence[Objective]) -> pd.DataFrame:
-    """The front, best first by the first objective (ties by index)."""
+TEST_COLUMNS = ("test_acc_pct", "test_acc_std_pct", "test_seeds", "test_epochs")
+
+
+def pareto_frame(front: Sequence[CandidateRecord], objectives: Sequence[Objective],
+                 retrained: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """The front, best first by the first objective (ties by index); with ``retrained`` (id ->
+    retraining summary) the test accuracy of retrained candidates sits beside the proxy's."""
     metrics = _metric_columns(objectives)
-    cols = ["index", "id", *metrics, "architecture", "genome"]
+    cols = ["index", "id", *map(column, metrics), "architecture", "genome"]
     first = objectives[0]
     ordered = sorted(front, key=lambda r: ((-1 if first.maximize else 1) * (r.value(first.metric) or 0.0),
                                            r.index))
-    return _typed(pd.DataFrame([_row(r, metrics) for r in ordered], columns=cols))
+    rows = [_row(r, metrics) for r in ordered]
+    if retrained:
+        at = cols.index(column(metrics[0])) + 1 if metrics else len(cols)
+        cols[at:at] = TEST_COLUMNS
+        for row in rows:
+            res = retrained.get(row["id"])
+            ok = [s for s in (res or {}).get("seeds", []) if not s.get("failed")]
+            row.update(test_acc_pct=np.nan, test_acc_std_pct=np.nan, test_seeds=len(ok) if res else 0,
+                       test_epochs=res.get("epochs") if res else np.nan)
+            if res and res.get("test_accuracy_mean") is not None:
+                row.update(test_acc_pct=100 * res["test_accuracy_mean"],
+                           test_acc_std_pct=100 * (res.get("test_accuracy_std") or 0.0))
+    df = _typed(pd.DataFrame(rows, columns=cols))
+    if retrained:
+        df["test_epochs"] = pd.to_numeric(df["test_epochs"], errors="coerce").astype("Int64")
+    return df

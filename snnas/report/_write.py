@@ -11,7 +11,7 @@ from snnas.report._pareto import hypervolume, pareto_front
 from snnas.report._plot import plot_front
 from snnas.report._summary import write_summary
 from snnas.report._tables import candidates_frame, pareto_frame
-from snnas.runs import CandidateRecord, RunStore, constraints_of, objectives_of
+from snnas.runs import CandidateRecord, RunStore, constraints_of, objectives_of, read_retrained
 
 
 def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = None,
@@ -25,6 +25,8 @@ def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = Non
     required). Only feasible candidates (no constraint broken) enter the front. ``reference``
     fixes hypervolume reference values in raw units (e.g. ``{"energy_mj": 0.5}``) so several runs
     are measured in the same box.
+    Candidates of the front that were retrained (the final stage, ``snnas train``) get their test
+    accuracy (mean, std over seeds) beside the proxy's in pareto.csv, summary.md and the plot.
     Returns ``{"pareto_csv", "candidates_csv", "pareto_png", "summary_md"}`` -> path.
     """
     run_dir = None
@@ -45,12 +47,18 @@ def write_reports(source: RunStore | Sequence[CandidateRecord], space: Any = Non
     out.mkdir(parents=True, exist_ok=True)
     config = dict(config or {})
     front = pareto_front(records, objectives, constraints)
+    retrained = {}
+    for r in front if run_dir is not None else ():
+        res = read_retrained(run_dir, r.id)
+        if res and res.get("test_accuracy_mean") is not None:
+            retrained[r.id] = res
     hv = hypervolume(records, objectives, reference, constraints)
     paths = {"candidates_csv": out / "candidates.csv", "pareto_csv": out / "pareto.csv",
              "pareto_png": out / "pareto.png", "summary_md": out / "summary.md"}
     candidates_frame(records, objectives, constraints).to_csv(paths["candidates_csv"], index=False)
-    pareto_frame(front, objectives).to_csv(paths["pareto_csv"], index=False)
+    pareto_frame(front, objectives, retrained).to_csv(paths["pareto_csv"], index=False)
     plot_front(records, front, objectives, paths["pareto_png"], n_failed=sum(r.failed for r in records),
-               constraints=constraints)
-    write_summary(paths["summary_md"], records, front, objectives, hv, config, run_dir, constraints)
+               constraints=constraints, retrained=retrained)
+    write_summary(paths["summary_md"], records, front, objectives, hv, config, run_dir, constraints,
+                  retrained)
     return paths

@@ -9,7 +9,9 @@ from snnas.runs._objectives import (
     objectives_of,
 )
 from snnas.runs._record import COMPLETE, FAILED, CandidateRecord
+from snnas.runs._retrained import RETRAIN_DIR, read_retrained
 from snnas.runs._store import STUDY_NAME, RunStore, package_versions
 
-__all__ = ["COMPLETE", "DEFAULT_OBJECTIVES", "FAILED", "STUDY_NAME", "CandidateRecord", "Constraint",
-           "Objective", "RunLock", "RunStore", "constraints_of", "objectives_of", "package_versions"]
+__all__ = ["COMPLETE", "DEFAULT_OBJECTIVES", "FAILED", "RETRAIN_DIR", "STUDY_NAME", "CandidateRecord", "Constraint",
+           "Objective", "RunLock", "RunStore", "constraints_of", "objectives_of", "package_versions",
+           "read_retrained"]

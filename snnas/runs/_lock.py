@@ -23,15 +23,23 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunError(f"run {self.path.parent} is in use by another process (pid {holder}); "
+                               "wait for it to finish or stop it, then resume with "
+                               f"'snnas search --resume {self.path.parent}'") from None
+            try:  # the holder before us removed the file while we waited on its inode: take the new one
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             os.close(fd)
-            raise RunError(f"run {self.path.parent} is in use by another process (pid {holder}); "
-                           "wait for it to finish or stop it, then resume with "
-                           f"'snnas search --resume {self.path.parent}'") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
@@ -43,7 +51,12 @@ class RunLock:
         return self._fd is not None
 
     def release(self) -> None:
+        """Unlock and remove the lock file, so a cleanly finished run leaves no stale ``.lock``."""
         if self._fd is not None:
+            try:
+                os.unlink(self.path)  # while still holding it: nobody can take the old inode meanwhile
+            except FileNotFoundError:
+                pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None

@@ -62,6 +62,13 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def _param_value(choice: Any) -> Any:
+    """A decision's choice as an Optuna categorical value (None, bool, int, float or str)."""
+    if choice is None or isinstance(choice, (bool, int, float, str)):
+        return choice
+    return json.dumps(choice, separators=(",", ":"), default=str)
+
+
 def _quiet_optuna() -> int:
     level = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(logging.WARNING)
@@ -196,14 +203,17 @@ class RunStore:
     # ---- candidates -------------------------------------------------------------------
     def record(self, index: int, arch: Architecture, genome: Sequence[Any] | None,
                metrics: dict[str, Any] | None, failed: str | None = None, *,
-               seed: int | None = None, bounds: Sequence[tuple[int, int]] | None = None) -> CandidateRecord:
+               seed: int | None = None, genes: Sequence[tuple[str, Sequence[Any]]] | None = None) -> CandidateRecord:
         """Write candidate ``index`` as one finished trial (one transaction).
 
         It is COMPLETE with the objective values when ``metrics`` has every objective as a finite
         number, and FAIL with ``user_attrs['reason']`` otherwise (``failed`` given, a ``failed`` key
         in ``metrics``, or a missing/non-finite objective). A complete trial carries the run's
-        constraint violations as Optuna constraints (<= 0 feasible). ``bounds`` (low, high per
-        gene) also stores an integer genome as Optuna params so the dashboard can plot it.
+        constraint violations as Optuna constraints (<= 0 feasible). ``genes`` (the space's
+        decisions: name and choices per gene, or a ``range`` for a bare integer gene) also stores the
+        genome as Optuna params named by the decision (``node0.op1``, ``neuron.tau``, ...) with
+        categorical distributions over the real choices, so optuna-dashboard and
+        ``optuna.importance`` read a run like any study.
         """
         self._writable()
         index = int(index)
@@ -232,7 +242,7 @@ class RunStore:
         for k, v in metrics.items():  # flat scalar copies: columns in optuna-dashboard
             if isinstance(v, (int, float, str)) and k not in attrs:
                 attrs[k] = v
-        params, dists = self._genome_params(gen, bounds)
+        params, dists = self._genome_params(gen, genes)
         trial = optuna.trial.create_trial(
             state=optuna.trial.TrialState.COMPLETE if reason is None else optuna.trial.TrialState.FAIL,
             values=values if reason is None else None, params=params, distributions=dists,
@@ -257,15 +267,24 @@ class RunStore:
                                trial_number=number, violations=tuple(violations))
 
     @staticmethod
-    def _genome_params(genome: list[Any] | None, bounds: Sequence[tuple[int, int]] | None):
-        if genome is None or bounds is None or len(bounds) != len(genome):
+    def _genome_params(genome: list[Any] | None, genes: Sequence[tuple[str, Sequence[Any]]] | None):
+        if genome is None or genes is None or len(genes) != len(genome):
             return None, None
         params, dists = {}, {}
-        for i, (g, (lo, hi)) in enumerate(zip(genome, bounds, strict=True)):
-            if isinstance(g, bool) or not isinstance(g, int) or not int(lo) <= g <= int(hi):
+        for g, (name, choices) in zip(genome, genes, strict=True):
+            if isinstance(g, bool) or not isinstance(g, int) or name in params:
                 return None, None
-            params[f"g{i:03d}"] = g
-            dists[f"g{i:03d}"] = optuna.distributions.IntDistribution(int(lo), int(hi))
+            if isinstance(choices, range):  # a space that only exposes integer bounds
+                if g not in choices:
+                    return None, None
+                params[name] = g
+                dists[name] = optuna.distributions.IntDistribution(choices.start, choices.stop - 1)
+                continue
+            values = [_param_value(c) for c in choices]
+            if not 0 <= g < len(values) or len(set(values)) != len(values):
+                return None, None
+            params[name] = values[g]
+            dists[name] = optuna.distributions.CategoricalDistribution(values)
         return params, dists
 
     def records(self) -> list[CandidateRecord]:
@@ -288,6 +307,20 @@ class RunStore:
                 trial_number=t.number,
                 violations=tuple(ua.get("violations") or ()))
         return [out[i] for i in sorted(out)]
+
+    def find_candidate(self, cand_id: str) -> CandidateRecord:
+        """The completed record whose architecture id starts with ``cand_id``: users copy ids (or a
+        unique prefix) from candidates.csv into ``snnas export`` / ``snnas train``."""
+        recs = [r for r in self.records() if r.id.startswith(cand_id)]
+        ids = sorted({r.id for r in recs})
+        if not ids:
+            raise RunError(f"{self.path}: no candidate with id '{cand_id}' (see candidates.csv)")
+        if len(ids) > 1:
+            raise RunError(f"{self.path}: id prefix '{cand_id}' is ambiguous: {', '.join(ids)}")
+        done = [r for r in recs if not r.failed]
+        if not done:
+            raise RunError(f"{self.path}: candidate {ids[0]} failed ({recs[0].reason}); nothing to use")
+        return done[0]
 
     def done_indices(self) -> set[int]:
         """Indices already recorded (complete or failed): a resumed search skips them."""

@@ -19,16 +19,19 @@ from snnas.runs import CandidateRecord, RunStore
 from snnas.search._backend import make_backend
 from snnas.search._candidate import CANDIDATE_WEIGHTS, check_data, eval_config_for, evaluate_candidate
 from snnas.search._evaluation import EvaluateFn
+from snnas.search._final import final_config, run_final_stage
 from snnas.search._strategy import Strategy, make_strategy
 
 
 @dataclass
 class SearchResult:
-    """What a search left behind: the run directory, every record by index, the report files."""
+    """What a search left behind: the run directory, every record by index, the report files and
+    the final stage's retraining summaries (one per retrained candidate)."""
 
     run_dir: Path
     records: list[CandidateRecord]
     reports: dict[str, Path] = field(default_factory=dict)
+    final: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _default_load(path: str | Path) -> Any:
@@ -70,13 +73,18 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
            workers: int = 1, address: str | None = None,
            evaluate: EvaluateFn | None = None, strategy_options: Mapping | None = None,
            quiet: bool = False, argv: Sequence[str] | None = None, extra_config: Mapping | None = None,
-           load_space: Callable[[str | Path], Any] | None = None, reports: bool = True) -> SearchResult:
-    """Start a run in ``out_dir`` and evaluate ``budget`` candidates of ``strategy``.
+           load_space: Callable[[str | Path], Any] | None = None, reports: bool = True,
+           final: Mapping[str, int] | None = None, gpus_per_worker: float | None = None) -> SearchResult:
+    """Start a run in ``out_dir`` and evaluate ``budget`` candidates of ``strategy``, then run the
+    final stage (the front's top-k retrained from scratch, see ``_final``).
 
     ``budget`` defaults to the space's ``search.budget``. ``evaluate`` defaults to
     :func:`evaluate_candidate` (train from scratch with ``eval_config``, default
     :func:`eval_config_for` the space); ``workers`` > 1 or an ``address`` evaluates on Ray.
-    ``extra_config`` is stored in config.json.
+    ``extra_config`` is stored in config.json. ``final`` (``top_k``, ``epochs``, ``seeds``) overrides
+    the space's ``search.final_*`` keys; with a custom ``evaluate`` the final stage is off unless
+    ``final`` is given (retraining trains real networks). ``gpus_per_worker`` is what each Ray task
+    reserves (default: ``1 / workers`` when the run's device is CUDA on this machine, else 0).
     """
     load = load_space or _default_load
     space = load(space_path)  # a broken space fails before a run directory is made
@@ -89,16 +97,34 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
         eval_config.setdefault("weights_dir", str(Path(out_dir).resolve() / CANDIDATE_WEIGHTS))
         check_data(eval_config)
     strat = make_strategy(strategy, **dict(strategy_options or {}))
+    final_cfg = final_config(space, **dict(final or {})) if (evaluate is None or final) else {"top_k": 0}
     evaluate = evaluate or evaluate_candidate
     config = dict(extra_config or {})
     from snnas.evaluate import hardware_files
 
     config.setdefault("hardware_files", hardware_files())
+    config["gpus_per_worker"] = _gpus_per_worker(eval_config.get("device", "cpu"), workers, address,
+                                                 gpus_per_worker)
     config.update(strategy=strategy, strategy_options=dict(strategy_options or {}), budget=int(budget),
                   seed=int(seed), workers=int(workers), address=address, eval_config=dict(eval_config or {}),
-                  evaluate=function_name(evaluate), argv=list(sys.argv if argv is None else argv))
+                  evaluate=function_name(evaluate), argv=list(sys.argv if argv is None else argv), final=final_cfg)
     with RunStore.create(out_dir, space_path, config, objectives=space) as store:
         return _execute(store, space, strat, evaluate, workers, address, quiet, reports)
+
+
+def _gpus_per_worker(device: str, workers: int, address: str | None, given: float | None) -> float:
+    if given is not None:
+        if given < 0:
+            raise RunError(f"--gpus-per-worker must be >= 0, got {given:g}")
+        return float(given)
+    if (workers <= 1 and not address) or device == "cpu" or address:
+        return 0.0
+    if device == "auto":
+        import torch
+
+        if not torch.cuda.is_available():
+            return 0.0
+    return 1.0 / max(int(workers), 1)
 
 
 def resume(run_dir: str | Path, *, budget: int | None = None, workers: int | None = None,
@@ -133,12 +159,13 @@ def resume(run_dir: str | Path, *, budget: int | None = None, workers: int | Non
 def _execute(store: RunStore, space: Any, strat: Strategy, evaluate: EvaluateFn, workers: int,
              address: str | None, quiet: bool, reports: bool) -> SearchResult:
     cfg = store.config
-    with make_backend(workers, address) as backend:
+    with make_backend(workers, address, gpus=float(cfg.get("gpus_per_worker") or 0.0)) as backend:
         records = strat.run(space, store, evaluate=evaluate, budget=int(cfg["budget"]), seed=int(cfg["seed"]),
                             backend=backend, eval_config=cfg.get("eval_config") or {}, quiet=quiet)
+        final = run_final_stage(store, space, backend, quiet)
     paths: dict[str, Path] = {}
     if reports:
         from snnas.report import write_reports
 
         paths = write_reports(store)  # objectives and constraints as recorded in the run
-    return SearchResult(store.path, records, paths)
+    return SearchResult(store.path, records, paths, final)

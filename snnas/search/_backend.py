@@ -23,6 +23,9 @@ from snnas.errors import RunError
 
 T = TypeVar("T")
 
+SEARCH_HINT = "the run is kept, continue it with --resume (e.g. --workers 1 for serial)"
+"""What a search tells the user when Ray cannot start."""
+
 
 @dataclass(frozen=True)
 class TaskFailure:
@@ -92,12 +95,18 @@ class RayBackend(Backend):
     """Ray tasks, one CPU each. Without ``address`` a local Ray with ``workers`` CPUs is started (and
     shut down by :meth:`close`); with ``address`` an existing cluster is joined and as many tasks run
     at once as it has CPUs (or ``workers`` when given). A Ray already initialised in this process is
-    used as it is."""
+    used as it is. Search and retraining share this one Ray lifecycle; ``start_hint`` ends the
+    error when Ray cannot start (what the user can do about it differs between the two)."""
 
-    def __init__(self, workers: int | None = None, address: str | None = None):
+    def __init__(self, workers: int | None = None, address: str | None = None, start_hint: str = SEARCH_HINT,
+                 gpus: float = 0.0):
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
+        if gpus < 0:
+            raise ValueError("gpus must be >= 0")
+        self.gpus = float(gpus)  # per task; fractions let several tasks share one GPU
         self.address = address
+        self.start_hint = start_hint
         self._requested = workers
         self.workers = workers or 1
         self._owner = False
@@ -120,8 +129,8 @@ class RayBackend(Backend):
                     ray.init(address=self.address, logging_level="WARNING", runtime_env={"env_vars": env})
             except (ConnectionError, RuntimeError, ValueError) as e:
                 where = f" at --address {self.address}" if self.address else ""
-                raise RunError(f"cannot start Ray{where}: {str(e).strip().splitlines()[0]}; the run is kept, "
-                               "continue it with --resume (e.g. --workers 1 for serial)") from None
+                raise RunError(f"cannot start Ray{where}: {str(e).strip().splitlines()[0]}; {self.start_hint}") \
+                    from None
             self._owner = True
         if self._requested is None:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -131,7 +140,7 @@ class RayBackend(Backend):
         import ray
 
         self._start()
-        remote = ray.remote(num_cpus=1, max_retries=0)(_apply)
+        remote = ray.remote(num_cpus=1, num_gpus=self.gpus, max_retries=0)(_apply)
         fn_ref = ray.put(fn)  # shipped once, not with every task
         source = iter(tasks)
         pending: dict[Any, T] = {}
@@ -168,10 +177,13 @@ class RayBackend(Backend):
         self._ready = False
 
 
-def make_backend(workers: int = 1, address: str | None = None) -> Backend:
-    """Serial for one worker and no address; otherwise Ray (local, or joined at ``address``)."""
+def make_backend(workers: int = 1, address: str | None = None, start_hint: str = SEARCH_HINT,
+                 gpus: float = 0.0) -> Backend:
+    """Serial for one worker and no address; otherwise Ray (local, or joined at ``address``), each
+    task reserving ``gpus`` GPUs (Ray then sets its CUDA_VISIBLE_DEVICES: use ``--device cuda``)."""
     if address:
-        return RayBackend(workers=workers if workers and workers > 1 else None, address=address)
+        return RayBackend(workers=workers if workers and workers > 1 else None, address=address,
+                          start_hint=start_hint, gpus=gpus)
     if workers > 1:
-        return RayBackend(workers=workers)
+        return RayBackend(workers=workers, start_hint=start_hint, gpus=gpus)
     return SerialBackend()

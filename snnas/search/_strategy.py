@@ -51,6 +51,21 @@ def genome_of(space: Any, arch: Architecture) -> tuple[Any, ...] | None:
     return tuple(g.item() if hasattr(g, "item") else g for g in genome)
 
 
+def gene_specs(space: Any) -> list[tuple[str, Any]] | None:
+    """(name, choices) per gene: the space's named decisions, else ``g000, g001, ...`` over the
+    integer range of ``space.bounds`` (spaces that only expose bounds)."""
+    decisions = getattr(space, "decisions", None)
+    bounds = gene_bounds(space)
+    if decisions is not None and (bounds is None or len(decisions) == len(bounds)):
+        try:
+            return [(str(d.name), tuple(d.choices)) for d in decisions]
+        except (AttributeError, TypeError):
+            pass
+    if bounds is None:
+        return None
+    return [(f"g{i:03d}", range(lo, hi + 1)) for i, (lo, hi) in enumerate(bounds)]
+
+
 def gene_bounds(space: Any) -> list[tuple[int, int]] | None:
     """(low, high) per gene from ``space.bounds``: pymoo-style ``(xl, xu)`` or a list of pairs."""
     b = getattr(space, "bounds", None)
@@ -90,9 +105,9 @@ class Strategy(ABC):
         if budget < 0:
             raise RunError(f"budget must be >= 0, got {budget}")
         backend = backend or SerialBackend()
-        job = EvalJob(evaluate, str(store.space_path) if space_ref is None else space_ref,
+        job = EvalJob(evaluate, str(store.space_path.resolve()) if space_ref is None else space_ref,
                       dict(eval_config or {}))
-        bounds = gene_bounds(space)
+        genes = gene_specs(space)
         self.space, self.store, self.seed = space, store, seed
         self._setup(space, store, seed)
         recorded = {r.index: r for r in store.records()}
@@ -113,7 +128,7 @@ class Strategy(ABC):
                         failed = result.reason if isinstance(result, TaskFailure) else None
                         metrics = None if failed else result
                         rec = store.record(task.index, prop.arch, prop.genome, metrics, failed,
-                                           seed=task.seed, bounds=bounds)
+                                           seed=task.seed, genes=genes)
                         recorded[rec.index] = rec
                         bar.update(1)
                         bar.set_postfix_str(_postfix(store, recorded.values()), refresh=False)

@@ -12,11 +12,12 @@ import difflib
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from snnas.errors import SpaceError, UnknownNameError
+from snnas.space._names import NameTable
 from snnas.space._yaml import FieldPath, one_line, path_str
 
 MAX_CHOICES = 1000
@@ -33,7 +34,6 @@ class Ctx:
 
     def __init__(self, file: str | None, lines: dict[FieldPath, int]):
         self.file, self.lines = file, lines
-        self._cache: dict[str, Any] = {}
 
     def line(self, path: FieldPath) -> int | None:
         for n in range(len(path), -1, -1):
@@ -44,11 +44,6 @@ class Ctx:
     def fail(self, path: FieldPath, msg: str) -> NoReturn:
         raise SpaceError(one_line(msg), file=self.file, line=self.line(path),
                          path=path_str(path) or None)
-
-    def cached(self, key: str, make: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
 
 
 def show(raw: Any) -> str:
@@ -172,25 +167,22 @@ class Enum(Elem):
 
 
 class Name(Enum):
-    """A registry name; valid names are read lazily so importing snnas.space never imports torch."""
+    """A registry name, checked against a torch-free name table (``_names.py``) that the registry
+    fills as it registers; ``group`` narrows it (``cell`` ops only)."""
 
-    def __init__(self, kind: str, lookup: Callable[[], tuple[Any, Callable[[str], bool]]]):
+    def __init__(self, kind: str, table: NameTable, group: str | None = None):
         super().__init__(kind, ())
-        self.lookup = lookup  # -> (registry, filter on names)
+        self.table, self.group = table, group
 
     def valid(self, ctx: Ctx) -> Sequence[str]:
-        reg, keep = ctx.cached(self.kind, self.lookup)
-        return [n for n in reg.names() if keep(n)]
+        return self.table.names(self.group)
 
     def check(self, ctx: Ctx, path: FieldPath, raw: Any, what: str = "value") -> str:
         if not isinstance(raw, str):
             self.wrong(ctx, path, raw)
-        reg, keep = ctx.cached(self.kind, self.lookup)
-        try:
-            reg.get(raw)  # the one lookup path for user names (raises UnknownNameError)
-        except UnknownNameError:
+        if raw not in self.table:
             ctx.fail(path, str(UnknownNameError(self.kind, raw, list(self.valid(ctx)))))
-        if not keep(raw):
+        if self.group is not None and self.table.group(raw) != self.group:
             ctx.fail(path, f"'{raw}' is registered but is not a {self.kind}; valid: "
                      + ", ".join(self.valid(ctx)))
         return raw

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from snnas.registry import Registry
-from snnas.spiking import _fused, _reference
+from snnas.space._names import NEURON_NAMES
+from snnas.spiking import _fused, _portable, _reference
+from snnas.spiking._portable import channel_view
 from snnas.spiking._surrogate import Surrogate, make_surrogate
 
-NEURONS: Registry[type[BaseNeuron]] = Registry("neuron")
+NEURONS: Registry[type[BaseNeuron]] = Registry("neuron", names=NEURON_NAMES)
 
 
 def _as_surrogate(surrogate: str | Surrogate, alpha: float | None) -> Surrogate:
@@ -28,31 +31,34 @@ def _as_surrogate(surrogate: str | Surrogate, alpha: float | None) -> Surrogate:
     return make_surrogate(surrogate, alpha)
 
 
-def channel_view(p: torch.Tensor, ndim: int) -> torch.Tensor:
-    """Shape a per-channel parameter [C] to broadcast against one time step of a ``ndim``-D
-    sequence: on dim 2 of ``[T, B, C, H, W]`` (i.e. ``[C, 1, 1]``), on the last dim otherwise."""
-    if p.ndim == 0:
-        return p
-    return p.view(-1, 1, 1) if ndim == 5 else p.view(-1)
-
-
 class BaseNeuron(nn.Module):
     """A multi-step neuron: ``forward(x_seq [T, B, ...]) -> [T, B, ...]``.
 
     ``is_spiking`` tells the energy counter whether outputs are binary spikes (their consumers
     then count accumulates, not multiply-accumulates); only the ``ann`` stand-in sets it False.
+
+    ``runtime`` is the torch-only twin (``_portable``) an exported model.py builds in this
+    neuron's place, ``runtime_args()`` its constructor arguments: the exporter asks the neuron, so
+    a new neuron exports the moment it names a twin.
     """
 
     is_spiking: bool = True
+    runtime: ClassVar[type[nn.Module] | None] = None
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} must implement forward()")
+
+    def runtime_args(self) -> dict[str, Any]:
+        """Keyword arguments of ``runtime`` that reproduce this neuron (plain values, tensors or
+        ``Surrogate`` modules); the twin then loads this neuron's state dict unchanged."""
+        raise TypeError(f"{type(self).__name__} does not implement runtime_args()")
 
 
 class _ResetNeuron(BaseNeuron):
     """Shared charge-fire-reset machinery of IF, LIF and PLIF."""
 
     mode: int = _reference.MODE_IF
+    runtime = _portable.ResetNeuron
 
     def __init__(self, v_threshold: float, v_reset: float | None, surrogate: str | Surrogate,
                  alpha: float | None, detach_reset: bool, decay_input: bool = True):
@@ -66,6 +72,10 @@ class _ResetNeuron(BaseNeuron):
     def _coef(self, ndim: int) -> float | torch.Tensor | None:
         """tau (LIF) or sigmoid(w) (PLIF), shaped to broadcast over one time step."""
         return None
+
+    def runtime_args(self) -> dict[str, Any]:
+        return {"mode": self.mode, "surrogate": self.surrogate, "v_threshold": self.v_threshold,
+                "v_reset": self.v_reset, "detach_reset": self.detach_reset, "decay_input": self.decay_input}
 
     def _check_channels(self, x_seq: torch.Tensor, c: int) -> None:
         dim = 2 if x_seq.ndim == 5 else x_seq.ndim - 1
@@ -135,6 +145,9 @@ class LIFNode(_ResetNeuron):
     def _coef(self, ndim: int) -> float | torch.Tensor:
         return channel_view(self.tau, ndim) if isinstance(self.tau, torch.Tensor) else self.tau
 
+    def runtime_args(self) -> dict[str, Any]:
+        return {**super().runtime_args(), "tau": self.tau}
+
     def extra_repr(self) -> str:
         tau = f"{self.tau:g}" if isinstance(self.tau, float) else f"per-channel[{self.tau.numel()}]"
         return f"tau={tau}, decay_input={self.decay_input}, " + super().extra_repr()
@@ -164,6 +177,9 @@ class PLIFNode(_ResetNeuron):
     def _coef(self, ndim: int) -> torch.Tensor:
         return channel_view(self.w.sigmoid(), ndim)
 
+    def runtime_args(self) -> dict[str, Any]:
+        return {**super().runtime_args(), "w_shape": tuple(self.w.shape)}
+
     def extra_repr(self) -> str:
         return f"decay_input={self.decay_input}, w_shape={tuple(self.w.shape)}, " + super().extra_repr()
 
@@ -172,6 +188,8 @@ class PLIFNode(_ResetNeuron):
 class PSN(BaseNeuron):
     """Parallel Spiking Neuron (Fang et al., NeurIPS 2023), SpikingJelly ``PSN`` semantics:
     all T steps at once through a learnable [T, T] mixing matrix, no reset, so it needs a fixed T."""
+
+    runtime = _portable.PSN
 
     def __init__(self, T: int, surrogate: str | Surrogate = "atan", alpha: float | None = None):
         super().__init__()
@@ -190,6 +208,9 @@ class PSN(BaseNeuron):
         h_seq = torch.addmm(self.bias, self.weight, x_seq.flatten(1))
         return self.surrogate(h_seq).view(x_seq.shape)
 
+    def runtime_args(self) -> dict[str, Any]:
+        return {"T": self.T, "surrogate": self.surrogate}
+
     def extra_repr(self) -> str:
         return f"T={self.T}"
 
@@ -201,9 +222,13 @@ class NonSpiking(BaseNeuron):
     the energy they save."""
 
     is_spiking = False
+    runtime = _portable.NonSpiking
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         return torch.relu(x_seq)
+
+    def runtime_args(self) -> dict[str, Any]:
+        return {}
 
 
 def make_neuron(kind: str, T: int | None = None, **params) -> BaseNeuron:

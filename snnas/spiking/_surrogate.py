@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from snnas.registry import Registry
+from snnas.space._names import SURROGATE_NAMES
 
-SURROGATES: Registry[type[Surrogate]] = Registry("surrogate")
+SURROGATES: Registry[type[Surrogate]] = Registry("surrogate", names=SURROGATE_NAMES)
 
 
 class _SpikeFn(torch.autograd.Function):

@@ -89,8 +89,9 @@ def test_evaluate_prints_a_metrics_table(neuron, tmp_path):
     out = tmp_path / "m.md"
     proc = snnas("evaluate", "--epochs", "1", "--neuron", neuron, "-q", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    for row in ("accuracy [%]", "energy [mJ/sample]", "MACs/sample", "ACs/sample", "params", "time steps"):
+    for row in ("accuracy", "energy/sample", "MACs/sample", "ACs/sample", "params", "time steps"):
         assert row in proc.stdout and row in out.read_text()
+    assert " %" in proc.stdout and ("nJ" in proc.stdout or "uJ" in proc.stdout)  # units with the numbers
 
 
 def test_search_with_a_user_hardware_profile(tmp_path):
@@ -108,14 +109,27 @@ def test_search_with_a_user_hardware_profile(tmp_path):
     assert proc.returncode == 2 and "unknown hardware profile 'my-chip'" in proc.stdout
     run = tmp_path / "run"
     proc = snnas("--hardware-config", str(hw), "search", "--space", str(space), "--budget", "1",
-                 "--proxy-epochs", "1", "--out", str(run), "-q")
+                 "--proxy-epochs", "1", "--final-top-k", "0", "--out", str(run), "-q")
     assert proc.returncode == 0, proc.stderr
     row = pd.read_csv(run / "candidates.csv").iloc[0]
-    assert row["energy_mj"] == pytest.approx((row["macs"] * 2.0 + row["acs"] * 0.25) * 1e-9, rel=1e-9)
+    assert row["energy_uj"] == pytest.approx((row["macs"] * 2.0 + row["acs"] * 0.25) * 1e-6, rel=1e-9)
     assert json.loads((run / "config.json").read_text())["hardware_files"] == [str(hw.resolve())]
     proc = snnas("search", "--resume", str(run), "--budget", "2", "-q")  # no flag: the run knows the file
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(run / "candidates.csv")) == 2
+
+
+def test_space_validate_sees_profiles_from_the_environment(tmp_path):
+    """The space checks hardware names against registered profiles; $SNNAS_HARDWARE's count too."""
+    import os
+
+    hw = tmp_path / "chip.yaml"
+    hw.write_text("profiles:\n  - {name: my-chip, e_mac_pj: 2.0, e_ac_pj: 0.25}\n")
+    space = tmp_path / "space.yaml"
+    space.write_text(open("search_spaces/digits.yaml").read().replace("hardware: 45nm-fp32", "hardware: my-chip"))
+    proc = subprocess.run([sys.executable, "-m", "snnas", "space", "validate", str(space)], capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, SNNAS_HARDWARE=str(hw)))
+    assert proc.returncode == 0 and f"{space}: ok" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_missing_dataset_fails_before_a_run_exists(tmp_path):

@@ -26,13 +26,21 @@ def snnas(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 def test_search_report_export_train(tmp_path):
     run = tmp_path / "run"
     out = snnas("search", "--space", "search_spaces/digits.yaml", "--budget", "3", "--proxy-epochs", "2",
-                "--seed", "1", "--out", str(run), "-q").stdout
+                "--seed", "1", "--final-top-k", "1", "--final-epochs", "1", "--final-seeds", "1",
+                "--out", str(run), "-q").stdout
     assert f"pareto.csv: {run / 'pareto.csv'}" in out and f"pareto.png: {run / 'pareto.png'}" in out
     cands = pd.read_csv(run / "candidates.csv")
     assert len(cands) == 3 and set(cands["state"]) <= {"complete", "failed"}
     front = pd.read_csv(run / "pareto.csv")
-    assert 1 <= len(front) <= 3 and {"id", "accuracy", "energy_mj", "macs", "acs"} <= set(front.columns)
+    assert 1 <= len(front) <= 3 and {"id", "val_acc_pct", "energy_uj", "macs", "acs"} <= set(front.columns)
+    # the final stage retrained the front's best candidate: its test accuracy sits beside the proxy's
+    assert "final stage" in out and front["test_seeds"].iloc[0] == 1 and 0 <= front["test_acc_pct"].iloc[0] <= 100
+    assert front["test_acc_pct"].iloc[1:].isna().all() and (front["test_seeds"].iloc[1:] == 0).all()
+    assert "test accuracy (retrained)" in (run / "summary.md").read_text()
     assert "ypervolume" in (run / "summary.md").read_text()
+    assert not (run / ".lock").exists()  # a clean exit leaves no lock behind
+    again = snnas("search", "--resume", str(run), "-q").stdout
+    assert "is complete" in again
 
     # report again from the stored candidates: same front
     snnas("report", str(run))
@@ -42,9 +50,11 @@ def test_search_report_export_train(tmp_path):
     snnas("export", str(run), "--id", cid[:8], "--out", str(tmp_path / "exp"))
     assert (tmp_path / "exp" / "model.py").is_file() and (tmp_path / "exp" / "weights.pt").is_file()
 
-    # retrain two seeds as Ray Tune trials, then export picks the best retrained weights
-    out = snnas("train", str(run), "--id", cid, "--epochs", "1", "--seeds", "2", "--workers", "2", "-q").stdout
-    assert "over 2 seed(s)" in out
+    # retrain two seeds on Ray (the search's backend), then export picks the best retrained weights
+    # a relative run path (the README's form) must reach the Ray workers intact
+    out = snnas("train", os.path.relpath(run), "--id", cid, "--epochs", "1", "--seeds", "2", "--workers", "2",
+                "-q").stdout
+    assert "(2 seed(s), 1 epochs)" in out
     res = json.loads((run / "retrain" / cid / "results.json").read_text())
     assert [s["seed"] for s in res["seeds"]] == [0, 1] and not res["failed"]
     assert 0.0 <= res["test_accuracy_mean"] <= 1.0 and res["energy_mj"] > 0
@@ -73,7 +83,7 @@ def test_search_joins_an_existing_ray_cluster(tmp_path):
                              "--include-dashboard=false", "--disable-usage-stats"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     args = ["search", "--space", "search_spaces/digits.yaml", "--budget", "2", "--proxy-epochs", "1",
-            "--seed", "3", "-q"]
+            "--seed", "3", "--final-top-k", "0", "-q"]
     try:
         deadline = time.monotonic() + 60
         while subprocess.run([str(ray_bin), "status", f"--address=127.0.0.1:{port}"], capture_output=True,
@@ -87,6 +97,6 @@ def test_search_joins_an_existing_ray_cluster(tmp_path):
     snnas(*args, "--out", str(tmp_path / "serial"))
     cluster = pd.read_csv(tmp_path / "cluster" / "candidates.csv")
     serial = pd.read_csv(tmp_path / "serial" / "candidates.csv")
-    cols = ["index", "id", "state", "accuracy", "energy_mj", "macs", "acs"]
+    cols = ["index", "id", "state", "val_acc_pct", "energy_uj", "macs", "acs"]
     pd.testing.assert_frame_equal(cluster[cols], serial[cols])
     assert json.loads((tmp_path / "cluster" / "config.json").read_text())["address"] == f"127.0.0.1:{port}"

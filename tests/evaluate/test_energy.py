@@ -8,7 +8,7 @@ from torch import nn
 
 from snnas.evaluate import (
     HARDWARE,
-    LayerCount,
+    EnergyRow,
     count_energy,
     einsum_macs,
     encode,
@@ -49,7 +49,7 @@ def test_two_layer_network_exact_counts():
     assert rep.acs == 3.0
     assert rep.energy_mj == pytest.approx((24 * 4.6 + 3 * 0.9) * 1e-9, rel=1e-12)
     assert rep.energy_mj == pytest.approx(1.131e-7, rel=1e-12)
-    assert rep.per_layer == [LayerCount("fc1", "MAC", 24.0), LayerCount("fc2", "AC", 3.0)]
+    assert rep.rows == [EnergyRow("fc1", "MAC", 24.0), EnergyRow("fc2", "AC", 12.0, 3.0, 3.0, "sn", 0.25)]
     assert rep.firing_rates == {"sn": 0.25}
     assert rep.mean_firing_rate == 0.25
     assert rep.hardware == "45nm-fp32"
@@ -104,13 +104,16 @@ def test_conv_on_real_input_is_mac_and_conv_on_spikes_is_ac():
     torch.manual_seed(0)
     net, x = ConvNet(), torch.rand(3, 2, 2, 4, 4)
     rep = count_energy(net, x)
-    rows = {(r.module, r.kind): r.count for r in rep.per_layer}
+    rows = {(r.module, r.kind): r.count for r in rep.rows}
     T = 3
     assert rows[("conv1", "MAC")] == T * (4 * 4 * 4) * 2 * 9  # out elements x C_in x kh x kw
     s1, s2 = _spikes_of(net, net.sn1, x), _spikes_of(net, net.sn2, x)
-    dense2 = T * (6 * 4 * 4) * (4 // 2) * 9  # grouped conv: C_in / groups
     assert 0 < s1.mean() < 1 and 0 < s2.mean() < 1
-    assert rows[("conv2", "AC")] == pytest.approx(dense2 * _density(s1), rel=1e-9)
+    # 3x3 pad 1 on 4x4: position h feeds 2, 3, 3, 2 output rows (edges lose the taps on padding);
+    # each event reaches C_out / groups = 3 output channels. Per sample: / B.
+    reach = torch.tensor([2.0, 3, 3, 2])
+    reach = reach[:, None] * reach[None, :]
+    assert rows[("conv2", "AC")] == pytest.approx(3 * float((s1 * reach).sum()) / 2, rel=1e-9)
     # spikes reach fc through permute/transpose/reshape: nnz x fan-out
     assert rows[("fc", "AC")] == pytest.approx(float(s2.sum()) * 3 / 2, rel=1e-9)
     assert set(rows) == {("conv1", "MAC"), ("conv2", "AC"), ("fc", "AC")}
@@ -120,7 +123,7 @@ def test_conv_on_real_input_is_mac_and_conv_on_spikes_is_ac():
 def test_non_spiking_stand_in_makes_the_next_conv_mac():
     torch.manual_seed(0)
     rep = count_energy(ConvNet(neuron="ann"), torch.rand(3, 2, 2, 4, 4))
-    kinds = {r.module: r.kind for r in rep.per_layer}
+    kinds = {r.module: r.kind for r in rep.rows}
     assert kinds == {"conv1": "MAC", "conv2": "MAC", "fc": "AC"}
     assert "sn1" not in rep.firing_rates
 
@@ -130,8 +133,10 @@ def test_poisson_input_makes_the_first_layer_ac():
     net = ConvNet()
     x_seq = encode(torch.rand(2, 2, 4, 4), 3, "poisson", torch.Generator().manual_seed(0))
     rep = count_energy(net, x_seq, input_is_spike=True)
-    rows = {(r.module, r.kind): r.count for r in rep.per_layer}
-    assert rows[("conv1", "AC")] == pytest.approx(3 * 64 * 2 * 9 * _density(x_seq), rel=1e-9)
+    rows = {(r.module, r.kind): r.count for r in rep.rows}
+    reach = torch.tensor([2.0, 3, 3, 2])
+    reach = reach[:, None] * reach[None, :]
+    assert rows[("conv1", "AC")] == pytest.approx(4 * float((x_seq * reach).sum()) / 2, rel=1e-9)
     assert rep.macs == 0.0
 
 
@@ -221,7 +226,7 @@ def test_a_zero_edge_keeps_a_cell_node_spiking():
     torch.manual_seed(0)
     for edges in ((((0, "conv_3x3"), (1, "zero")),), (((0, "conv_3x3"), (1, "skip")),)):
         rep = count_energy(_cell(edges), torch.rand(2, 2, 8, 6, 6) * 3, input_is_spike=True)
-        assert rep.macs == 0, (edges, rep.per_layer)
+        assert rep.macs == 0, (edges, rep.rows)
 
 
 def _cell(edges):

@@ -69,8 +69,11 @@ def test_diverged_training_is_a_failed_metric(digits):
 
     m = Evaluator(digits, TrainConfig(epochs=1, time_steps=1, quiet=True)).train_and_evaluate(Inf())
     assert m.failed == "non-finite loss at epoch 1 batch 1"
-    assert m.accuracy == 0.0 and m.energy_mj == 0.0 and m.params > 0
-    assert all(math.isfinite(v) for v in (m.accuracy, m.energy_mj, m.macs, m.acs, m.mean_firing_rate))
+    assert math.isnan(m.accuracy) and math.isnan(m.energy_mj) and m.params > 0
+    d = m.to_dict()
+    assert d["energy_mj"] is None and d["accuracy"] is None  # strict JSON: null, never NaN
+    json.dumps(d, allow_nan=False)
+    assert math.isnan(Metrics.from_dict(d).energy_mj)
 
 
 def test_metrics_round_trip_through_json(digits):

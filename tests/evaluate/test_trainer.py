@@ -122,3 +122,58 @@ def test_every_optimizer_and_schedule_runs(digits, opt, sched):
     cfg = TrainConfig(epochs=2, max_batches=2, time_steps=1, quiet=True, optimizer=opt, schedule=sched)
     res = train(_model(), digits, cfg)
     assert res.ok and res.epochs_done == 2
+
+
+def test_default_schedule_is_unchanged_by_the_proxy_knobs():
+    from snnas.evaluate._trainer import make_schedule
+
+    p = [nn.Parameter(torch.zeros(1))]
+    opt = torch.optim.Adam(p, lr=1.0)
+    assert isinstance(make_schedule(opt, TrainConfig(), 10), torch.optim.lr_scheduler.CosineAnnealingLR)
+
+
+def test_warmup_and_floor_shape_the_lr():
+    from snnas.evaluate._trainer import make_schedule
+
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = make_schedule(opt, TrainConfig(lr=0.1, warmup_steps=3, lr_floor=0.2), 13)
+    lrs = []
+    for _ in range(13):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])  # linear warm-up, then the peak
+    assert all(a >= b for a, b in zip(lrs[3:], lrs[4:], strict=False))  # cosine down ...
+    assert lrs[-1] == pytest.approx(0.02)  # ... to the floor, not to zero
+    sched = make_schedule(opt, TrainConfig(lr=0.1, schedule="none", warmup_steps=1), 5)
+    assert isinstance(sched, torch.optim.lr_scheduler.LambdaLR)
+
+
+def test_bn_recalibration_uses_the_final_weights(digits):
+    class BNNet(DigitsSNN):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(64)
+
+        def forward(self, x):  # [T, B, 1, 8, 8]
+            h = self.fc1(x.flatten(2))
+            h = self.bn(h.flatten(0, 1)).view_as(h)
+            return self.fc2(self.sn(h)).mean(0)
+
+    cfg = TrainConfig(epochs=1, lr=1e-2, time_steps=2, quiet=True, max_batches=6, bn_recalibrate=3)
+    models = []
+    for bn in (0, 3, 3):
+        torch.manual_seed(0)
+        m = BNNet()
+        assert train(m, digits, TrainConfig(**{**cfg.__dict__, "bn_recalibrate": bn})).ok
+        models.append(m)
+    plain, a, b = models
+    assert torch.equal(plain.fc1.weight, a.fc1.weight)  # weights untouched, only the statistics
+    assert not torch.allclose(plain.bn.running_mean, a.bn.running_mean)
+    assert torch.equal(a.bn.running_mean, b.bn.running_mean)  # seeded like the rest of training
+    assert a.bn.momentum == 0.1  # restored
+    with torch.no_grad():  # statistics of the final weights: near the mean of fc1's output on train
+        x = digits.train.tensors[0]
+        h = torch.nn.functional.linear(x.flatten(1), a.fc1.weight, a.fc1.bias).mean(0)
+    assert (a.bn.running_mean - h).abs().mean() < 0.5 * (plain.bn.running_mean - h).abs().mean()

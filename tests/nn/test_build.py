@@ -103,7 +103,7 @@ def test_hybrid_ann_layer():
     assert kinds[0] <= {LIFNode} and kinds[1] == {NonSpiking} and kinds[2] <= {PLIFNode}
     run(model)
     rep = count_energy(model, 8 * torch.rand(T, B, *SHAPE))
-    kinds = {row.module: row.kind for row in rep.per_layer}
+    kinds = {row.module: row.kind for row in rep.rows}
     assert kinds["stem.conv"] == "MAC"                      # real-valued input frames
     assert kinds["cells.0.pre1.layers.0.conv"] == "AC"      # fed by the spiking stem
     assert kinds["cells.2.pre1.layers.0.conv"] == "MAC"     # fed by the ANN layer 1

@@ -70,10 +70,14 @@ def test_write_reports_from_a_run_store(tmp_path):
     cands = pd.read_csv(paths["candidates_csv"], keep_default_na=False)
     assert list(cands["index"]) == list(range(7))
     assert list(cands.columns[:4]) == ["index", "id", "state", "reason"]
-    assert {"accuracy", "energy_mj", "macs", "acs", "mean_firing_rate", "params", "time_steps",
+    assert {"val_acc_pct", "energy_uj", "macs", "acs", "mean_firing_rate", "params", "time_steps",
             "wall_time_s", "architecture", "genome"} <= set(cands.columns)
+    assert "accuracy" not in cands.columns and "energy_mj" not in cands.columns  # one unit, in the name
+    done = cands[cands["state"] == "complete"].set_index("index")
+    assert float(done.loc[0, "val_acc_pct"]) == pytest.approx(90.0)  # stored 0.90
+    assert float(done.loc[0, "energy_uj"]) == pytest.approx(2000.0)  # stored 2.0 mJ
     failed = cands[cands["state"] == "failed"]
-    assert list(failed["reason"]) == ["RuntimeError: out of memory"] and failed["accuracy"].iloc[0] == ""
+    assert list(failed["reason"]) == ["RuntimeError: out of memory"] and failed["val_acc_pct"].iloc[0] == ""
     pareto = pd.read_csv(paths["pareto_csv"])
     assert sorted(pareto["index"]) == [0, 1, 3, 5]
     assert list(pareto["index"])[0] == 3  # best accuracy first
@@ -84,7 +88,17 @@ def test_write_reports_from_a_run_store(tmp_path):
     assert f"**{hv:.6f}**" in md and "reference" in md and "1.1 x the largest observed" in md
     assert "Best candidate per objective" in md and '"seed": 3' in md
     assert "| 1 | RuntimeError: out of memory |" in md
+    assert "| 3 | `" in md and "95.00 % | 4 mJ |" in md  # accuracy in %, energy human-scaled
 
+
+def test_energy_is_human_scaled():
+    from snnas.report import energy_unit, format_energy
+
+    assert format_energy(9.108e-05) == "91.08 nJ"
+    assert format_energy(0.0123) == "12.3 uJ"
+    assert format_energy(2.5) == "2.5 mJ"
+    assert format_energy(None) == format_energy(math.nan) == "n/a"
+    assert energy_unit([1e-4, 2e-4, 5e-3]) == (1e6, "nJ")
 
 def test_reports_without_completed_candidates_still_write_every_file(tmp_path):
     bad = [rec(0, reason="ValueError: bad"), rec(1, reason="ValueError: bad")]

@@ -52,8 +52,9 @@ def test_create_lays_out_the_run_directory(store, space_file):
 
 def test_record_and_read_back_round_trip(store):
     a0, a1, a2 = arch(8), arch(16), arch(32)
-    store.record(2, a2, [0, 1, 2], metrics(0.9, 3.0), seed=11, bounds=[(0, 3)] * 3)
-    store.record(0, a0, [1, 1, 1], metrics(0.5, 1.0), seed=12, bounds=[(0, 3)] * 3)
+    genes = [(f"g{i:03d}", range(0, 4)) for i in range(3)]
+    store.record(2, a2, [0, 1, 2], metrics(0.9, 3.0), seed=11, genes=genes)
+    store.record(0, a0, [1, 1, 1], metrics(0.5, 1.0), seed=12, genes=genes)
     store.record(1, a1, [2, 2, 2], None, failed="RuntimeError: out of memory", seed=13)
     recs = store.records()
     assert [r.index for r in recs] == [0, 1, 2]
@@ -184,3 +185,31 @@ def test_constraints_mark_candidates_infeasible_and_reach_optuna(tmp_path, space
         assert trials[1].user_attrs["feasible"] is False
     cfg = json.loads((tmp_path / "c" / "config.json").read_text())
     assert cfg["constraints"][0] == {"metric": "energy_mj", "op": "<=", "bound": 2.0}
+
+
+@pytest.mark.filterwarnings("ignore:PedAnovaImportanceEvaluator")
+def test_params_are_named_by_decision_so_dashboards_and_importance_work(tmp_path):
+    import numpy as np
+
+    from snnas.search import gene_specs, genome_of
+    from snnas.space import load_space
+
+    space = load_space("digits")
+    genes = gene_specs(space)
+    assert [n for n, _ in genes][:3] == ["time_steps", "node0.op0", "node0.op1"]
+    rng = np.random.default_rng(0)
+    with RunStore.create(tmp_path / "run", space.path, {"seed": 0}) as st:
+        for i in range(12):
+            a = space.sample(rng)
+            st.record(i, a, genome_of(space, a), metrics(0.5 + 0.01 * a.time_steps + 0.001 * i, 1.0 + i),
+                      genes=genes)
+        study = optuna.load_study(study_name="snnas", storage=st.storage_url)
+    t = study.trials[0]
+    a = Architecture.from_json(t.user_attrs["architecture"])
+    assert t.params["time_steps"] == a.time_steps
+    assert t.params["node0.op0"] == a.cell[0][0][1]  # the op name itself, not a gene index
+    dist = t.distributions["node0.op0"]
+    assert isinstance(dist, optuna.distributions.CategoricalDistribution)
+    assert set(dist.choices) == {"skip", "conv_3x3", "max_pool_3x3", "zero"}
+    imp = optuna.importance.get_param_importances(study, target=lambda tr: -tr.values[0])
+    assert "time_steps" in imp and set(imp) <= {n for n, _ in genes}

@@ -28,8 +28,10 @@ def test_random_search_on_the_digits_space_records_genomes_and_objectives(tmp_pa
         trial = store.study.trials[0]
         lo, hi = space.bounds()
         assert len(trial.params) == space.n_genes
-        assert all(isinstance(d, optuna.distributions.IntDistribution) for d in trial.distributions.values())
-        assert [d.high for d in trial.distributions.values()] == [int(h) for h in hi]
+        # named by decision, categorical over the real choices (optuna-dashboard reads them as such)
+        assert list(trial.distributions) == [d.name for d in space.decisions]
+        assert all(isinstance(d, optuna.distributions.CategoricalDistribution) for d in trial.distributions.values())
+        assert [len(d.choices) - 1 for d in trial.distributions.values()] == [int(h) for h in hi]
     assert res.reports["pareto_csv"].is_file()
 
 
@@ -38,7 +40,8 @@ def test_eval_config_for_reads_the_space_and_overrides():
     cfg = eval_config_for(space, epochs=1, max_batches=2)
     assert cfg["dataset"] == "digits" and cfg["hardware"] == "45nm-fp32" and not cfg["data_per_time_steps"]
     assert cfg["train"] == {"epochs": 1, "batch_size": 64, "lr": 0.005, "encoding": "direct",
-                            "max_batches": 2}
+                            "max_batches": 2, "bn_recalibrate": 4}
+    assert cfg["device"] == "auto" and eval_config_for(space, device="cpu")["device"] == "cpu"
 
 
 @pytest.mark.slow  # trains a network (seconds on an idle machine, much longer on a busy one)

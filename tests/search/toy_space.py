@@ -2,7 +2,9 @@
 and the evaluate function is a cheap deterministic function of the architecture and its seed.
 
 It stands in for ``snnas.space.SearchSpace`` + ``evaluate_candidate`` so the run/search/report
-plumbing is tested without training networks (the end-to-end tests train for real).
+plumbing is tested without training networks (the end-to-end tests train for real). What every
+strategy must do (determinism, resume, Ray, failures, budget) is tested by the conformance suite of
+``snnas.testing`` on a real space; this module serves the tests of the parts underneath.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from snnas.space._architecture import Architecture, NeuronSpec
+from snnas.testing import toy_evaluate
 
 OPS = ("conv_3x3", "skip", "avg_pool_3x3", "max_pool_3x3")
 TIME_STEPS = (2, 4, 6, 8)
@@ -94,14 +97,6 @@ def env_probe(task) -> dict:
     return {k: os.environ.get(k) for k in keys} | {"pid": os.getpid()}
 
 
-def evaluate_any(space_ref, arch_json: str, cfg: dict) -> dict:
-    """A cheap deterministic score of any cell Architecture (for plumbing tests on real spaces)."""
-    arch = Architecture.from_json(arch_json)
-    ops = [op for node in arch.cell or () for _, op in node]
-    conv = sum(op.startswith("conv") for op in ops)
-    acc = min(0.99, 0.3 + 0.08 * conv + 0.03 * arch.time_steps + (cfg["seed"] % 89) / 1e4)
-    macs = float((arch.stem_channels or 8) * 1000 * (1 + conv))
-    acs = float(300 * arch.time_steps * (1 + len(ops)))
-    return {"accuracy": acc, "energy_mj": (macs * 4.6 + acs * 0.9) * 1e-9, "macs": macs, "acs": acs,
-            "firing_rates": {}, "mean_firing_rate": 0.1, "params": 10 * int(macs),
-            "time_steps": arch.time_steps, "wall_time_s": 0.0, "failed": None}
+# A cheap deterministic score of any Architecture (for plumbing tests on real spaces): the conformance
+# suite's evaluate function, shared rather than copied.
+evaluate_any = toy_evaluate

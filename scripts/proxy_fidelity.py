@@ -1,0 +1,334 @@
+"""Benchmark: how well does the search's proxy training rank architectures, and what does it cost?
+
+N random architectures of a space (default ``search_spaces/digits.yaml``, seeded) are each scored
+
+  old    today's proxy recipe before the cheaper one (5 epochs, batch 64, Adam lr 0.005, cosine
+         annealed to 0 over the 85 steps): what ``eval_config_for`` gave until then
+  new    the space's proxy recipe as the package ships it now: ``eval_config_for(space)``
+  full   a from-scratch training with the retraining recipe of ``snnas train`` (the run's eval
+         config with ``train.epochs = 20`` and ``split = "test"``), i.e. the number a user reports
+
+Every proxy score is exactly what a search records: :func:`snnas.search.evaluate_candidate` with
+the candidate's seed (``candidate_seed(seed, index)``) and the recipe's ``threads`` (1, as the
+default search pins). The proxy recipes run side by side in one process, interleaved per
+architecture (the order alternates), so load drift on a shared machine hits both alike. The full
+trainings do not depend on the proxy recipe: they are computed once and cached in ``full.csv``
+(keyed by architecture id and a hash of the full recipe), so re-runs only redo the proxies.
+
+Reported per recipe: Kendall tau and Spearman rho of proxy validation accuracy against full test
+accuracy, top-5 overlap (how many of the proxy's five best are among the five best after full
+training), seconds per candidate (median and mean) and the proxy's accuracy range; plus a scatter
+plot of proxy val accuracy against full test accuracy.
+
+Usage: python scripts/proxy_fidelity.py [--n 24] [--seed 0] [--recipe old new] [--workers 1] [-q]
+Writes results/proxy_fidelity/{full.csv, proxy.csv, summary.csv, proxy_fidelity.md, proxy_fidelity.png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from snnas.search._candidate import eval_config_for, evaluate_candidate  # noqa: E402
+from snnas.search._evaluation import candidate_seed  # noqa: E402
+
+FULL_EPOCHS = 20
+OLD_TRAIN = {"epochs": 5, "batch_size": 64, "lr": 0.005}
+"""The digits proxy recipe before this benchmark (the space's `search:` keys then); everything else
+as TrainConfig's defaults (Adam, cosine over epochs x batches, no warm-up, every batch)."""
+FULL_FIELDS = ["arch_id", "index", "seed", "test_acc", "energy_mj", "seconds", "failed", "recipe_hash",
+               "architecture"]
+
+
+def recipes(space, names: list[str]) -> dict[str, dict]:
+    """Proxy eval configs by name: ``new`` is the package's, ``old`` the same with today's train keys."""
+    new = eval_config_for(space)
+    out = {}
+    for name in names:
+        if name == "new":
+            out[name] = new
+        elif name == "old":
+            out[name] = dict(new, train={"encoding": new["train"].get("encoding"), **OLD_TRAIN})
+        else:
+            raise SystemExit(f"unknown recipe {name!r} (old, new)")
+    return out
+
+
+def full_config(space) -> dict:
+    """The retraining recipe ``snnas train`` uses (see ``snnas.search.retrain``): the run's eval config
+    with ``epochs = 20`` on the test split. Built on the ``old`` proxy config, so the reference (and the
+    cache) stays the same while the proxy recipe changes; a proxy-only change (epochs, warm-up, batch
+    cap) leaves the retraining recipe of a run exactly this one."""
+    cfg = recipes(space, ["old"])["old"]
+    return dict(cfg, split="test", train={**cfg["train"], "epochs": FULL_EPOCHS})
+
+
+def recipe_hash(cfg: dict) -> str:
+    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def sample_architectures(space, n: int, seed: int) -> list:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    archs, seen = [], set()
+    for _ in range(100 * n):
+        a = space.sample(rng)
+        if a.id not in seen:
+            seen.add(a.id)
+            archs.append(a)
+        if len(archs) == n:
+            break
+    return archs
+
+
+def run_task(task: tuple) -> dict:
+    """One training: ``(kind, index, space_path, arch_json, eval_config)`` -> metrics and seconds."""
+    kind, index, space_path, arch_json, cfg = task
+    start = time.perf_counter()
+    m = evaluate_candidate(space_path, arch_json, cfg)
+    return {**m, "seconds": time.perf_counter() - start}
+
+
+def load_full(path: Path, rhash: str) -> dict[str, dict]:
+    if not path.is_file():
+        return {}
+    with path.open() as f:
+        return {r["arch_id"]: r for r in csv.DictReader(f) if r["recipe_hash"] == rhash and not r["failed"]}
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def fidelity(proxy: list[float], full: list[float], k: int = 5) -> dict:
+    from scipy import stats
+
+    tau = stats.kendalltau(proxy, full).statistic
+    rho = stats.spearmanr(proxy, full).statistic
+    order_p = sorted(range(len(proxy)), key=lambda i: -proxy[i])[:k]
+    order_f = sorted(range(len(full)), key=lambda i: -full[i])[:k]
+    return {"kendall_tau": float(tau), "spearman_rho": float(rho), "top5_overlap": len(set(order_p) & set(order_f))}
+
+
+def plot(path: Path, rows: list[dict], names: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for name, marker in zip(names, "os^v", strict=False):
+        pts = [(100 * r["proxy_acc"], 100 * r["test_acc"]) for r in rows if r["recipe"] == name]
+        ax.scatter(*zip(*pts, strict=True), marker=marker, alpha=0.75, label=name)
+    ax.plot([0, 100], [0, 100], color="0.7", lw=0.8, ls="--", label="y = x")
+    ax.set_xlabel("proxy validation accuracy [%]")
+    ax.set_ylabel(f"test accuracy after {FULL_EPOCHS} epochs [%]")
+    ax.set_xlim(0, 100)
+    lo = min(100 * r["test_acc"] for r in rows)
+    ax.set_ylim(max(0, lo - 5), 100)
+    ax.set_title("proxy fidelity on digits")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def check_retrain(args: argparse.Namespace) -> int:
+    """``snnas train`` on a run searched with today's recipe inherits the proxy's extra train keys
+    (``bn_recalibrate``): retrain K architectures so and compare with the cached full trainings."""
+    from snnas.space import load_space
+
+    space = load_space(args.space)
+    out = Path(args.out)
+    full_cfg = full_config(space)
+    new = eval_config_for(space)
+    new_full = dict(new, split="test", train={**new["train"], "epochs": FULL_EPOCHS})
+    cached = load_full(out / "full.csv", recipe_hash(full_cfg))
+    rows = []
+    for i, a in enumerate(sample_architectures(space, args.n, args.seed)[:args.check_retrain]):
+        ref = cached.get(a.id)
+        res = run_task(("full", i, str(Path(args.space).resolve()), a.to_json(), dict(new_full, seed=0, index=i)))
+        rows.append({"arch_id": a.id, "test_acc_old_recipe": ref["test_acc"] if ref else "",
+                     "test_acc_new_recipe": res.get("accuracy"), "seconds": res["seconds"],
+                     "failed": res.get("failed") or "", "new_train": json.dumps(new_full["train"], sort_keys=True)})
+        if not args.quiet:
+            print(rows[-1], file=sys.stderr)
+    write_csv(out / "retrain_check.csv", list(rows[0]), rows)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--space", default=str(ROOT / "search_spaces" / "digits.yaml"))
+    ap.add_argument("--n", type=int, default=24, help="random architectures (default 24)")
+    ap.add_argument("--seed", type=int, default=0, help="architecture sampling and candidate seeds")
+    ap.add_argument("--recipe", nargs="*", default=["old", "new"], help="proxy recipes side by side: old new")
+    ap.add_argument("--workers", type=int, default=1, help=">1: Ray (timings then share the cores)")
+    ap.add_argument("--out", default=str(ROOT / "results" / "proxy_fidelity"))
+    ap.add_argument("--check-retrain", type=int, default=0, metavar="K",
+                    help="only: retrain the first K architectures with a new run's retraining recipe "
+                         "(the proxy's extra train keys inherited) and compare with full.csv")
+    ap.add_argument("--note", default="", help="what else the machine was doing (written to the markdown)")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    if args.check_retrain:
+        return check_retrain(args)
+
+    from tqdm.auto import tqdm
+
+    from snnas.search._backend import TaskFailure, make_backend
+    from snnas.space import load_space
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            tqdm.write(msg, file=sys.stderr)
+
+    space = load_space(args.space)
+    space_path = str(Path(args.space).resolve())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    proxies = recipes(space, args.recipe)
+    full_cfg = full_config(space)
+    rhash = recipe_hash(full_cfg)
+    archs = sample_architectures(space, args.n, args.seed)
+    cached = load_full(out / "full.csv", rhash)
+    full_rows = {a.id: cached[a.id] for a in archs if a.id in cached}
+    log(f"{len(archs)} architectures; full trainings cached: {len(full_rows)}; recipes: {', '.join(proxies)}")
+    load_start = os.getloadavg()
+    started = datetime.datetime.now()
+
+    tasks = []
+    for i, a in enumerate(archs):
+        names = list(proxies) if i % 2 == 0 else list(proxies)[::-1]  # interleaved, order alternating
+        for name in names:
+            tasks.append(("proxy:" + name, i, space_path, a.to_json(),
+                          dict(proxies[name], seed=candidate_seed(args.seed, i), index=i)))
+
+    def all_tasks():
+        yield from tasks
+        for i, a in enumerate(archs):  # after the proxies, so a first look needs no full training
+            if a.id not in full_rows:
+                done = load_full(out / "full.csv", rhash).get(a.id)  # another process may have added it
+                if done is not None:
+                    full_rows[a.id] = done
+                    bar.update()
+                    continue
+                yield ("full", i, space_path, a.to_json(), dict(full_cfg, seed=0, index=i))
+
+    proxy_res: dict[tuple[str, int], dict] = {}
+    with make_backend(args.workers) as backend, \
+            tqdm(total=len(tasks) + len(archs) - len(full_rows), desc="trainings", unit="train",
+                 disable=args.quiet) as bar:
+        for task, res in backend.map(run_task, all_tasks()):
+            kind, i = task[0], task[1]
+            if isinstance(res, TaskFailure):
+                res = {"failed": res.reason, "seconds": float("nan")}
+            if kind == "full":
+                a = archs[i]
+                full_rows[a.id] = {"arch_id": a.id, "index": i, "seed": 0, "test_acc": res.get("accuracy"),
+                                   "energy_mj": res.get("energy_mj"), "seconds": res["seconds"],
+                                   "failed": res.get("failed") or "", "recipe_hash": rhash,
+                                   "architecture": a.summary()}
+                keep = {k: v for k, v in load_full(out / "full.csv", rhash).items()}
+                keep.update({k: v for k, v in full_rows.items() if not v["failed"]})
+                write_csv(out / "full.csv", FULL_FIELDS, list(keep.values()))  # cache as it goes
+            else:
+                proxy_res[(kind.split(":", 1)[1], i)] = res
+            bar.set_postfix_str(f"{kind} #{i} {res['seconds']:.1f}s")
+            bar.update()
+    load_end = os.getloadavg()
+    if not proxies:
+        print(f"full trainings: {len(full_rows)} in {out / 'full.csv'}")
+        return 0
+
+    rows = []
+    for (name, i), res in sorted(proxy_res.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        a, f = archs[i], full_rows.get(archs[i].id, {})
+        rows.append({"recipe": name, "index": i, "arch_id": a.id, "time_steps": a.time_steps,
+                     "proxy_acc": res.get("accuracy"), "proxy_seconds": res["seconds"],
+                     "test_acc": float(f["test_acc"]) if f.get("test_acc") not in (None, "") else None,
+                     "full_seconds": float(f["seconds"]) if f.get("seconds") not in (None, "") else None,
+                     "failed": res.get("failed") or f.get("failed") or "", "architecture": a.summary()})
+    write_csv(out / "proxy.csv", list(rows[0]), rows)
+
+    full_secs = [float(r["seconds"]) for r in full_rows.values() if not r["failed"]]
+    summary = []
+    for name in proxies:
+        ok = [r for r in rows if r["recipe"] == name and not r["failed"] and r["proxy_acc"] is not None
+              and r["test_acc"] is not None]
+        secs = [r["proxy_seconds"] for r in rows if r["recipe"] == name and not r["failed"]]
+        fid = fidelity([r["proxy_acc"] for r in ok], [r["test_acc"] for r in ok])
+        summary.append({"recipe": name, "n": len(ok), **fid,
+                        "s_per_candidate_median": statistics.median(secs),
+                        "s_per_candidate_mean": statistics.fmean(secs),
+                        "proxy_acc_min": min(r["proxy_acc"] for r in ok),
+                        "proxy_acc_median": statistics.median(r["proxy_acc"] for r in ok),
+                        "proxy_acc_max": max(r["proxy_acc"] for r in ok),
+                        "recipe_train": json.dumps(proxies[name]["train"], sort_keys=True)})
+    write_csv(out / "summary.csv", list(summary[0]), summary)
+    plot(out / "proxy_fidelity.png", [r for r in rows if not r["failed"] and r["test_acc"] is not None],
+         list(proxies))
+
+    head = ["recipe", "n", "Kendall tau", "Spearman rho", "top-5 overlap", "s/candidate (median)",
+            "s/candidate (mean)", "proxy val acc [%] min / median / max"]
+    table = [head, ["---"] * len(head)]
+    for s in summary:
+        table.append([s["recipe"], s["n"], f"{s['kendall_tau']:.3f}", f"{s['spearman_rho']:.3f}",
+                      f"{s['top5_overlap']}/5", f"{s['s_per_candidate_median']:.2f}",
+                      f"{s['s_per_candidate_mean']:.2f}",
+                      f"{100 * s['proxy_acc_min']:.1f} / {100 * s['proxy_acc_median']:.1f} / "
+                      f"{100 * s['proxy_acc_max']:.1f}"])
+    md_table = "\n".join("| " + " | ".join(str(c) for c in r) + " |" for r in table)
+    tests = [float(r["test_acc"]) for r in full_rows.values() if not r["failed"]]
+    import torch
+
+    cmd = "python scripts/proxy_fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    md = f"""# Proxy fidelity on digits
+
+`{cmd.strip()}`: {len(archs)} random architectures of `{Path(args.space).name}` (seed {args.seed}), each
+scored by the search's proxy (`evaluate_candidate` with the recipe below and the candidate's seed, 1 torch
+thread as the default search pins) and by a full from-scratch training with the retraining recipe of
+`snnas train` ({FULL_EPOCHS} epochs, test split, seed 0; cached in `full.csv`).
+
+{md_table}
+
+Full training: test accuracy {100 * min(tests):.1f}-{100 * max(tests):.1f} % (median
+{100 * statistics.median(tests):.1f} %), {statistics.median(full_secs):.1f} s per candidate (median).
+
+Recipes (`train` keys of the eval config; the rest is `TrainConfig`'s defaults):
+""" + "\n".join(f"- `{s['recipe']}`: `{s['recipe_train']}`" for s in summary) + f"""
+- full: `{json.dumps(full_cfg['train'], sort_keys=True)}`, split test
+
+Machine: {platform.platform()}, {os.cpu_count()} CPU cores, torch {torch.__version__},
+{args.workers} worker(s); load average {load_start[0]:.1f} at the start and {load_end[0]:.1f} at the end
+({started:%Y-%m-%d %H:%M}); the proxies ran interleaved per architecture, so load drift hits both
+alike, but absolute seconds depend on what else the machine was doing. {args.note}
+
+![proxy val accuracy vs full test accuracy](proxy_fidelity.png)
+"""
+    (out / "proxy_fidelity.md").write_text(md)
+    print(md_table)
+    print(f"written: {out}/proxy_fidelity.md, summary.csv, proxy.csv, full.csv, proxy_fidelity.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

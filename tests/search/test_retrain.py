@@ -1,0 +1,66 @@
+"""Retraining a run's candidate: seeds go through the search's backend (one Ray lifecycle), results and
+weights land in RUN/retrain/<id>/, and export then prefers the best retrained seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from snnas.errors import RunError
+from snnas.export import export_candidate, weights_source
+from snnas.runs import RunStore
+from snnas.search import RETRAIN_DIR, SerialBackend, TaskFailure, eval_config_for, retrain, search
+from snnas.search import _retrain as retrain_mod
+from snnas.space import load_space
+
+DIGITS = Path(__file__).resolve().parents[2] / "search_spaces" / "digits.yaml"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A one-candidate run, trained on two batches (the recipe retraining reuses)."""
+    out = tmp_path_factory.mktemp("retrain") / "run"
+    cfg = eval_config_for(load_space(DIGITS), epochs=1, batch_size=32, max_batches=2)
+    search(DIGITS, out, budget=1, seed=4, eval_config=cfg, quiet=True, reports=False, final={"top_k": 0})
+    return out
+
+
+class _Recording(SerialBackend):
+    """Serial, but fails one seed as a dead Ray worker would, and remembers how it was made."""
+
+    made: list = []
+
+    def map(self, fn, tasks):
+        for task, result in super().map(fn, tasks):
+            yield task, TaskFailure("WorkerCrashedError: killed") if task.seed == 1 else result
+
+
+def test_retrain_runs_seeds_on_the_search_backend(run, monkeypatch):
+    def make_backend(workers, address, start_hint, gpus=0.0):
+        _Recording.made.append((workers, address, start_hint, gpus))
+        return _Recording()
+
+    monkeypatch.setattr(retrain_mod, "make_backend", make_backend)
+    with RunStore.open(run, readonly=True) as store:
+        rec = store.records()[0]
+    res = retrain(run, rec.id[:6], epochs=1, seeds=3, workers=2, quiet=True)
+    assert _Recording.made == [(2, None, retrain_mod._HINT, 0.0)]
+    assert [s["seed"] for s in res["seeds"]] == [0, 1, 2]
+    assert res["failed"] == ["WorkerCrashedError: killed"]
+    assert res["seeds"][1] == {"seed": 1, "failed": "WorkerCrashedError: killed", "epochs": 1}
+    ok = [s for s in res["seeds"] if not s.get("failed")]
+    assert res["best_weights"] == max(ok, key=lambda s: s["accuracy"])["weights"]
+    folder = run / RETRAIN_DIR / rec.id
+    assert json.loads((folder / "results.json").read_text()) == json.loads(json.dumps(res))
+    assert weights_source(run, rec)[0] == folder / res["best_weights"]  # export prefers the retrained seed
+    paths = export_candidate(run, rec.id, run / "exported")
+    assert paths["model"].is_file()
+
+
+def test_retrain_rejects_bad_counts_and_unknown_ids(run):
+    with pytest.raises(Exception, match="must be >= 1"):
+        retrain(run, "x", seeds=0)
+    with pytest.raises(RunError, match="no candidate with id 'zzzz'"):
+        retrain(run, "zzzz", quiet=True)
