@@ -52,8 +52,22 @@ FULL_FIELDS = ["arch_id", "index", "seed", "test_acc", "energy_mj", "seconds", "
                "architecture"]
 
 
+VARIANTS: dict[str, dict] = {
+    "b32": {"epochs": 2, "batch_size": 32, "lr": 0.005, "bn_recalibrate": 8},
+    "b16": {"epochs": 2, "batch_size": 16, "lr": 0.005, "bn_recalibrate": 16},
+    "b16f": {"epochs": 2, "batch_size": 16, "lr": 0.005, "bn_recalibrate": 16, "lr_floor": 0.2},
+    "b32f": {"epochs": 2, "batch_size": 32, "lr": 0.005, "bn_recalibrate": 8, "lr_floor": 0.2},
+    "b32w": {"epochs": 2, "batch_size": 32, "lr": 0.01, "bn_recalibrate": 8, "warmup_steps": 8,
+             "lr_floor": 0.1},
+    "b16lo": {"epochs": 2, "batch_size": 16, "lr": 0.003, "bn_recalibrate": 16},
+}
+"""Exploratory proxy recipes (complete ``train`` keys besides the space's encoding), tried against
+``new`` in one process; see the table in ``proxy_fidelity.md``."""
+
+
 def recipes(space, names: list[str]) -> dict[str, dict]:
-    """Proxy eval configs by name: ``new`` is the package's, ``old`` the same with today's train keys."""
+    """Proxy eval configs by name: ``new`` is the package's, ``old`` the same with today's train keys,
+    the others those of :data:`VARIANTS`."""
     new = eval_config_for(space)
     out = {}
     for name in names:
@@ -61,8 +75,10 @@ def recipes(space, names: list[str]) -> dict[str, dict]:
             out[name] = new
         elif name == "old":
             out[name] = dict(new, train={"encoding": new["train"].get("encoding"), **OLD_TRAIN})
+        elif name in VARIANTS:
+            out[name] = dict(new, train={"encoding": new["train"].get("encoding"), **VARIANTS[name]})
         else:
-            raise SystemExit(f"unknown recipe {name!r} (old, new)")
+            raise SystemExit(f"unknown recipe {name!r} (old, new, {', '.join(VARIANTS)})")
     return out
 
 
