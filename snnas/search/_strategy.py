@@ -14,7 +14,6 @@ and where a run was killed cannot change what is proposed. Each candidate's trai
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -182,8 +181,10 @@ def _postfix(store: RunStore, records: Iterable[CandidateRecord]) -> str:
     failed = sum(r.failed for r in records)
     first = store.objectives[0]
     vals = [v for r in records if not r.failed and (v := r.value(first.metric)) is not None]
-    best = (max if first.maximize else min)(vals) if vals else math.nan
-    return f"best {first.metric}={best:.4g} failed={failed}"
+    best = (max if first.maximize else min)(vals) if vals else None
+    from snnas.report import format_metric  # accuracy in %, energy in nJ/uJ/mJ, as everywhere
+
+    return f"best {first.metric}={format_metric(first.metric, best)} failed={failed}"
 
 
 def make_strategy(name: str, **options: Any) -> Strategy:
