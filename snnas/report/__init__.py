@@ -8,6 +8,7 @@ from snnas.report._pareto import (
     hypervolume,
     objective_matrix,
     pareto_front,
+    rank_by_first,
     reference_box,
     scored,
 )
@@ -19,5 +20,5 @@ from snnas.report._write import write_reports
 
 __all__ = ["BOUNDED", "CANDIDATE_COLUMNS", "LABELS", "MARGIN", "PARETO_COLUMNS", "Hypervolume",
            "best_per_objective", "candidates_frame", "feasible", "hypervolume", "objective_matrix",
-           "pareto_frame", "pareto_front", "plot_front", "reference_box", "scored", "write_reports",
+           "pareto_frame", "pareto_front", "rank_by_first", "plot_front", "reference_box", "scored", "write_reports",
            "write_summary", "column", "energy_unit", "format_accuracy", "format_energy", "format_metric"]

@@ -113,3 +113,12 @@ def hypervolume(records: Sequence[CandidateRecord], objectives: Sequence[Objecti
         rp = np.array([ref[o.metric] for o in objectives])
         value = float(HV(ref_point=np.ones(len(objectives)))((raw - z) / (rp - z)))
     return Hypervolume(value, ideal, ref, frozenset(reference or ()))
+
+
+def rank_by_first(records: Sequence[CandidateRecord], objectives: Sequence[Objective]) -> list[CandidateRecord]:
+    """``records`` best first by the first objective (ties, and missing values last, by index): the
+    order of pareto.csv and of the final stage's top-k."""
+    first = objectives[0]
+    sign = -1.0 if first.maximize else 1.0
+    return sorted(records, key=lambda r: (r.value(first.metric) is None, sign * (r.value(first.metric) or 0.0),
+                                          r.index))

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from snnas.report._pareto import feasible
+from snnas.report._pareto import feasible, rank_by_first
 from snnas.report._units import column, to_column
 from snnas.runs import CandidateRecord, Constraint, Objective
 
@@ -66,10 +66,7 @@ def pareto_frame(front: Sequence[CandidateRecord], objectives: Sequence[Objectiv
     retraining summary) the test accuracy of retrained candidates sits beside the proxy's."""
     metrics = _metric_columns(objectives)
     cols = ["index", "id", *map(column, metrics), "architecture", "genome"]
-    first = objectives[0]
-    ordered = sorted(front, key=lambda r: ((-1 if first.maximize else 1) * (r.value(first.metric) or 0.0),
-                                           r.index))
-    rows = [_row(r, metrics) for r in ordered]
+    rows = [_row(r, metrics) for r in rank_by_first(front, objectives)]
     if retrained:
         at = cols.index(column(metrics[0])) + 1 if metrics else len(cols)
         cols[at:at] = TEST_COLUMNS

@@ -56,9 +56,10 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def _write_json_atomic(path: Path, obj: Any) -> None:
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write strict JSON (NaN is an error, not a bare ``NaN``) so no reader ever sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
     os.replace(tmp, path)
 
 
@@ -149,7 +150,7 @@ class RunStore:
                         space_file=str(space_path), versions=package_versions(),
                         created=_dt.datetime.now().isoformat(timespec="seconds"))
             full.setdefault("argv", list(sys.argv))
-            _write_json_atomic(out / "config.json", full)
+            write_json_atomic(out / "config.json", full)
             return cls(out, readonly=False, lock=lock)
         except BaseException:
             lock.release()
@@ -194,7 +195,7 @@ class RunStore:
         """Merge ``changes`` into config.json (e.g. a resume's argv or a raised budget)."""
         self._writable()
         self.config.update(changes)
-        _write_json_atomic(self.path / "config.json", self.config)
+        write_json_atomic(self.path / "config.json", self.config)
 
     def _writable(self) -> None:
         if self.readonly:

@@ -12,14 +12,13 @@ candidate then holds test accuracy mean and std, and the reports put it beside t
 from __future__ import annotations
 
 import json
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from snnas.runs import RETRAIN_DIR, CandidateRecord, RunStore
+from snnas.runs import RETRAIN_DIR, CandidateRecord, RunStore, write_json_atomic
 from snnas.search._backend import Backend, TaskFailure
 from snnas.search._candidate import eval_config_for, evaluate_candidate
 
@@ -75,12 +74,10 @@ def retrain_recipe(store: RunStore, space: Any, epochs: int) -> dict:
 
 def top_of_front(store: RunStore, k: int) -> list[CandidateRecord]:
     """The ``k`` best candidates of the run's Pareto front by its first objective (ties: index)."""
-    from snnas.report import pareto_front
+    from snnas.report import pareto_front, rank_by_first
 
     front = pareto_front(store.records(), store.objectives, store.constraints)
-    first = store.objectives[0]
-    sign = -1.0 if first.maximize else 1.0
-    return sorted(front, key=lambda r: (sign * (r.value(first.metric) or 0.0), r.index))[:max(k, 0)]
+    return rank_by_first(front, store.objectives)[:max(k, 0)]
 
 
 def _seed_file(out: Path, seed: int) -> Path:
@@ -98,12 +95,6 @@ def _summary(rec: CandidateRecord, epochs: int, rows: list[dict]) -> dict[str, A
         "best_weights": max(ok, key=lambda r: r["accuracy"])["weights"] if ok else None,
         "failed": [r.get("failed") for r in rows if r.get("failed")],
     }
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
-    tmp.replace(path)
 
 
 def retrain_records(store: RunStore, space: Any, recs: Sequence[CandidateRecord], epochs: int, seeds: int,
@@ -135,9 +126,8 @@ def retrain_records(store: RunStore, space: Any, recs: Sequence[CandidateRecord]
         try:
             for task, row in results:
                 row = {"seed": task.seed, "failed": row.reason} if isinstance(row, TaskFailure) else row
-                row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
                 row["epochs"] = epochs
-                _write_json(_seed_file(Path(task.out_dir), task.seed), row)
+                write_json_atomic(_seed_file(Path(task.out_dir), task.seed), row)
                 done[task.cand_id][task.seed] = row
                 bar.update()
         finally:
@@ -146,7 +136,7 @@ def retrain_records(store: RunStore, space: Any, recs: Sequence[CandidateRecord]
     for rec in recs:
         rows = [done[rec.id][s] for s in sorted(done[rec.id])]
         summary = _summary(rec, epochs, rows)
-        _write_json(store.path / RETRAIN_DIR / rec.id / "results.json", summary)
+        write_json_atomic(store.path / RETRAIN_DIR / rec.id / "results.json", summary)
         summaries.append(summary)
     return summaries
 
