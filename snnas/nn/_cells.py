@@ -10,7 +10,7 @@ quarter of the work per level, and keeps the result a spike tensor for the energ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -63,7 +63,8 @@ def live_states(nodes: Sequence[Node], multiplier: int) -> set[int]:
     live = set(range(2 + n - multiplier, 2 + n))
     for j in reversed(range(n)):
         if 2 + j in live:
-            live.update(src for src, op in nodes[j] if OPS.meta(op).get("reads_input", True))
+            live.update(src for src, op in nodes[j]
+                        if op not in OPS or OPS.meta(op).get("reads_input", True))
     if not live & {0, 1}:
         live.add(1)
     return live
@@ -72,8 +73,9 @@ def live_states(nodes: Sequence[Node], multiplier: int) -> set[int]:
 Genotype = tuple[tuple[tuple[int, str], ...], ...]
 
 
-def check_cell(nodes: Sequence[Node], multiplier: int | None) -> tuple[Genotype, int]:
-    """Validate a cell genotype; returns it as nested tuples and the resolved multiplier."""
+def check_cell(nodes: Sequence[Node], multiplier: int | None, ops: bool = True) -> tuple[Genotype, int]:
+    """Validate a cell genotype; returns it as nested tuples and the resolved multiplier.
+    ``ops=False`` checks the structure only (a supernet's edges are not registry ops)."""
     cell = tuple(tuple((int(s), str(op)) for s, op in node) for node in nodes)
     if not cell:
         raise SpaceError("a cell needs at least one node")
@@ -81,7 +83,8 @@ def check_cell(nodes: Sequence[Node], multiplier: int | None) -> tuple[Genotype,
         if not node:
             raise SpaceError(f"cell node {j} has no incoming edge")
         for src, op in node:
-            cell_op(op)
+            if ops:
+                cell_op(op)
             if not 0 <= src < 2 + j:
                 raise SpaceError(f"cell node {j}: edge source {src} is not one of 0..{1 + j} "
                                  "(the two cell inputs and earlier nodes)")
@@ -91,24 +94,41 @@ def check_cell(nodes: Sequence[Node], multiplier: int | None) -> tuple[Genotype,
     return cell, mult
 
 
+EdgeFactory = Callable[[int, int, str], nn.Module]
+"""``edge(node, source, op) -> Module`` on ``[T, B, C, H, W]``: what sits on one cell edge."""
+PreFactory = Callable[[int, Any], nn.Module]
+"""``pre(input, spec) -> Module`` called ``module(x, size)``: preprocesses cell input 0 or 1."""
+
+
 class Cell(nn.Module):
     """One layer: preprocess both inputs, then each node sums its edges' ops; output = concat of
     the last ``multiplier`` nodes (``multiplier * channels`` channels). Only live states (see
-    `live_states`) are built and computed; ``reads`` says which of the two inputs are used."""
+    `live_states`) are built and computed; ``reads`` says which of the two inputs are used.
 
-    def __init__(self, nodes: Sequence[Node], channels: int, in0: tuple[int, int],
-                 in1: tuple[int, int], level: int, neuron: dict[str, Any] | None = None,
-                 multiplier: int | None = None):
+    ``in0``/``in1`` are the inputs' (channels, level). ``edge`` and ``pre`` build the edge ops and
+    the input preprocessing; the defaults are the discrete network's (the registry op named on the
+    edge, a `Resample` of the input). A supernet passes its mixed edges and mixed resamplings
+    instead, with whatever ``in0``/``in1`` specs its ``pre`` understands.
+    """
+
+    def __init__(self, nodes: Sequence[Node], channels: int, in0: Any, in1: Any, level: int,
+                 neuron: dict[str, Any] | None = None, multiplier: int | None = None,
+                 edge: EdgeFactory | None = None, pre: PreFactory | None = None):
         super().__init__()
-        self.nodes, self.multiplier = check_cell(nodes, multiplier)
+        self.nodes, self.multiplier = check_cell(nodes, multiplier, ops=edge is None)
         self.channels, self.level = channels, level
+        if edge is None:
+            def edge(_j: int, _src: int, op: str) -> nn.Module:
+                return cell_op(op)(channels, channels, 1, neuron)
+        if pre is None:
+            def pre(_i: int, spec: tuple[int, int]) -> nn.Module:
+                return Resample(spec[0], channels, spec[1], level, neuron)
         live = live_states(self.nodes, self.multiplier)
         self.reads = (0 in live, 1 in live)
-        self.pre0 = Resample(in0[0], channels, in0[1], level, neuron) if self.reads[0] else None
-        self.pre1 = Resample(in1[0], channels, in1[1], level, neuron) if self.reads[1] else None
+        self.pre0 = pre(0, in0) if self.reads[0] else None
+        self.pre1 = pre(1, in1) if self.reads[1] else None
         self.ops = nn.ModuleList(
-            nn.ModuleList(cell_op(op)(channels, channels, 1, neuron) for _, op in node)
-            if 2 + j in live else nn.ModuleList()
+            nn.ModuleList(edge(j, src, op) for src, op in node) if 2 + j in live else nn.ModuleList()
             for j, node in enumerate(self.nodes))
 
     @property

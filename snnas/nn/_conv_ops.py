@@ -1,7 +1,10 @@
 """Cell ops (SpikeDHS candidate operations): ``op(c_in, c_out, stride, neuron) -> Module``.
 
 Every op maps ``[T, B, c_in, H, W]`` to ``[T, B, c_out, ceil(H/stride), ceil(W/stride)]``, so any op
-can sit on any cell edge and the mixed ops of a supernet can sum their outputs.
+can sit on any cell edge and the mixed ops of a supernet can sum their outputs. Meta ``neuron=True``
+marks the ops that end in a neuron (``forward(x) == op.neuron(op.body(x))``, see ``split_neuron``):
+a supernet edge sums those candidates' bodies into one neuron, as SpikeDHS does. ``events=False``
+marks ops whose output is not spikes (averages), which makes their consumers multiply.
 """
 
 from __future__ import annotations
@@ -72,26 +75,26 @@ def zero(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = Non
     return Zero(c_out, stride)
 
 
-@OPS.register("conv_3x3", kind="cell", energy=_CONV)
+@OPS.register("conv_3x3", kind="cell", energy=_CONV, neuron=True)
 def conv_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
     _check_stride("conv_3x3", stride)
     return SpikingConv(c_in, c_out, 3, stride, neuron=neuron)
 
 
-@OPS.register("conv_5x5", kind="cell", energy=_CONV)
+@OPS.register("conv_5x5", kind="cell", energy=_CONV, neuron=True)
 def conv_5x5(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
     _check_stride("conv_5x5", stride)
     return SpikingConv(c_in, c_out, 5, stride, neuron=neuron)
 
 
-@OPS.register("dil_conv_3x3", kind="cell", energy=_CONV)
+@OPS.register("dil_conv_3x3", kind="cell", energy=_CONV, neuron=True)
 def dil_conv_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
     """3x3 conv with dilation 2: a 5x5 receptive field for the cost of a 3x3."""
     _check_stride("dil_conv_3x3", stride)
     return SpikingConv(c_in, c_out, 3, stride, dilation=2, neuron=neuron)
 
 
-@OPS.register("avg_pool_3x3", kind="cell",
+@OPS.register("avg_pool_3x3", kind="cell", events=False,
               energy="pool: free; the 1x1 spiking conv used when channels change: " + _CONV)
 def avg_pool_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
     """3x3 average pool. The channel-changing 1x1 conv runs before the pool, on spikes (AC), since
@@ -115,7 +118,7 @@ def max_pool_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | No
     return nn.Sequential(pool, SpikingConv(c_in, c_out, 1, neuron=neuron))
 
 
-@OPS.register("cml_down", kind="cell", energy=_CONV + "; max-pool free")
+@OPS.register("cml_down", kind="cell", energy=_CONV + "; max-pool free", neuron=True)
 def cml_down(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
     """CML downsampling (Zhou et al. 2023): conv3x3 -> BN -> max-pool -> neuron.
 

@@ -1,5 +1,8 @@
 """Time-first building blocks shared by every op: spiking conv, spiking linear, factorized reduce.
 
+Ops that end in a neuron expose ``body(x)`` (the pre-activation) beside ``neuron``, with
+``forward(x) == neuron(body(x))`` (see `split_neuron`).
+
 Convolutions and batch norm run on the merged ``[T*B, ...]`` view (one BN statistic over all time
 steps, as in tdBN/Spikformer) and the result is reshaped back to ``[T, B, ...]`` before the neuron,
 because neurons integrate over the leading time axis. Forwards have no Python control flow on
@@ -17,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnas.nn._registry import neuron_config
-from snnas.spiking import make_neuron
+from snnas.spiking import BaseNeuron, make_neuron
 
 
 def seq_apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -64,11 +67,15 @@ class SpikingConv(nn.Module):
         self.pool = pool
         self.neuron = make_neuron(**neuron_config(neuron))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The pre-activation (conv -> BN -> pool) that drives the neuron, ``[T, B, C, H', W']``."""
         y = self.bn(self.conv(x.flatten(0, 1)))
         if self.pool is not None:
             y = self.pool(y)
-        return self.neuron(y.unflatten(0, x.shape[:2]))
+        return y.unflatten(0, x.shape[:2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neuron(self.body(x))
 
 
 class SpikingLinear(nn.Module):
@@ -103,8 +110,20 @@ class FactorizedReduce(nn.Module):
         self.bn = nn.BatchNorm2d(c_out)
         self.neuron = make_neuron(**neuron_config(neuron))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The pre-activation (both phases' convs -> BN) that drives the neuron."""
         z = x.flatten(0, 1)
         b = self.conv_b(F.pad(z[..., 1:, 1:], (0, 1, 0, 1)))
         y = b if self.conv_a is None else torch.cat((self.conv_a(z), b), dim=1)
-        return self.neuron(self.bn(y).unflatten(0, x.shape[:2]))
+        return self.bn(y).unflatten(0, x.shape[:2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.neuron(self.body(x))
+
+
+def split_neuron(module: nn.Module) -> nn.Module | None:
+    """The neuron ``module`` ends in when its forward is ``module.neuron(module.body(x))`` (the op
+    contract of spiking convs: a supernet can then sum several candidates' bodies into one neuron),
+    else None (identity, pools, zero: their outputs are mixed as they are)."""
+    neuron = getattr(module, "neuron", None)
+    return neuron if isinstance(neuron, BaseNeuron) and callable(getattr(module, "body", None)) else None

@@ -16,6 +16,7 @@ from snnas.search._final import (
     run_final_stage,
     top_of_front,
 )
+from snnas.search._dhs import DHSSearch
 from snnas.search._random import MAX_RESAMPLE, RandomSearch
 from snnas.search._retrain import RETRAIN_DIR, SeedJob, retrain
 from snnas.search._strategy import (

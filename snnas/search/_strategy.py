@@ -108,6 +108,7 @@ class Strategy(ABC):
                       dict(eval_config or {}))
         genes = gene_specs(space)
         self.space, self.store, self.seed = space, store, seed
+        self.eval_config, self.backend = dict(eval_config or {}), backend
         self._setup(space, store, seed)
         recorded = {r.index: r for r in store.records()}
         bar = tqdm(total=budget, initial=sum(1 for i in recorded if i < budget), disable=quiet,
@@ -165,7 +166,8 @@ class Strategy(ABC):
 
     def _setup(self, space: Any, store: RunStore, seed: int) -> None:  # noqa: B027 - optional hook
         """Called once per :meth:`run` before proposing: restore state from ``store``'s checkpoints
-        (e.g. a supernet) here. ``self.space``/``self.store``/``self.seed`` are already set."""
+        (e.g. a supernet) here. ``self.space``/``self.store``/``self.seed``, the run's
+        ``self.eval_config`` (data set, device, hardware, ...) and ``self.backend`` are already set."""
 
     @abstractmethod
     def _propose(self, space: Any, start: int, count: int, seed: int,

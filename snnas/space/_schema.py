@@ -161,6 +161,14 @@ def parse_transitions(ctx: Ctx, path: FieldPath, raw: Any) -> list[int]:
     return sorted(check_list(ctx, path, raw, Int(-1, 1)))
 
 
+def _lambdas(ctx: Ctx, path: FieldPath, raw: Any) -> list[float]:
+    values = raw if isinstance(raw, list) else [raw]
+    if not values:
+        ctx.fail(path, "energy_lambda needs at least one value")
+    return [Float(0.0, 1e6).check(ctx, path + (i,) if isinstance(raw, list) else path, v)
+            for i, v in enumerate(values)]
+
+
 def parse_width(ctx: Ctx, path: FieldPath, raw: Any) -> ValueSpec:
     if raw is None:
         return fixed(None)
@@ -350,7 +358,8 @@ SEARCH = (
         "checked against the strategy registry when the search starts (`snnas search --list-strategies`).",
         "strategy: random",
         plain(Str())),
-    Key("budget", "int >= 1", 20, "Candidate evaluations (or supernet epochs for dhs).",
+    Key("budget", "int >= 1", 20, "Candidate evaluations. For dhs: derived candidates, one per "
+        "`energy_lambda` value every `derive_every` supernet epochs after `supernet_warmup`.",
         "budget: 50", plain(Int(1, 10_000_000))),
     Key("population", "int >= 2", 8, "Population size of evolutionary strategies.",
         "population: 16", plain(Int(2, 100_000))),
@@ -362,6 +371,14 @@ SEARCH = (
     Key("seed", "int >= 0", 0, "Random seed of the search.", "seed: 1", plain(Int(0, 2**32 - 1))),
     Key("device", "auto | cpu | cuda | cuda:N", "auto", "Where candidates train and are measured (and "
         "retrained); `auto` is CUDA when available (`--device`).", "device: cuda", plain(Str())),
+    Key("energy_lambda", "number >= 0 or a list of them", [0.0, 0.3, 1.0], "dhs: weight of the "
+        "energy term in the architecture loss, CE + lambda * E[energy] / E_ref (E_ref: the supernet's "
+        "expected energy when arch updates start); a list is a sweep, one supernet per value "
+        "(`--lambda`).", "energy_lambda: [0, 0.5, 2]", _lambdas),
+    Key("supernet_warmup", "int >= 0", 2, "dhs: supernet epochs on weights only before the "
+        "architecture weights move (shared by every lambda).", "supernet_warmup: 2", plain(Int(0, 100_000))),
+    Key("derive_every", "int >= 1", 2, "dhs: supernet epochs between two derivations (each derived "
+        "architecture is a candidate).", "derive_every: 2", plain(Int(1, 100_000))),
     Key("final_top_k", "int >= 0", 3, "Final stage: the front's best k candidates (by the first objective) "
         "are retrained from scratch after the search; 0 turns it off (`--final-top-k`).",
         "final_top_k: 3", plain(Int(0, 1000))),

@@ -58,6 +58,13 @@ class Surrogate(nn.Module):
     def alpha(self) -> float:
         return self._alpha
 
+    def set_alpha(self, alpha: float) -> None:
+        """Move the width in place (DGS): the next forward's gradient uses it."""
+        a = float(alpha)
+        if not a > 0 or not math.isfinite(a):
+            raise ValueError(f"surrogate '{self.name}': alpha must be a positive number, got {alpha!r}")
+        self._alpha = a
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _SpikeFn.apply(x, self)
 
@@ -152,6 +159,10 @@ class DSpikeSurrogate(Surrogate):
     @property
     def alpha(self) -> float:
         return float(self.b)
+
+    def set_alpha(self, alpha: float) -> None:
+        super().set_alpha(alpha)
+        self.b.fill_(self._alpha)
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         b = self.alpha

@@ -1,0 +1,33 @@
+"""Supernets: one network holding every candidate of a space, trained once, decoded into candidates.
+
+``CellSupernet`` is the SpikeDHS supernet of a cell space (mixed edges over the space's ops, a
+resolution trellis decoded by Viterbi, per-layer learned tau and DGS widths), ``SupernetEnergy`` its
+differentiable expected energy, ``SupernetTrainer`` the bi-level training, ``derive`` the discrete
+architecture of its weights. The ``dhs`` strategy (``snnas.search``) drives them.
+"""
+
+from snnas.supernet._derive import derive, derive_cell, supernet_spec
+from snnas.supernet._energy import SupernetEnergy
+from snnas.supernet._net import CellSupernet, MixedEdge, MixedResample, SupernetSpec, edge_list
+from snnas.supernet._paths import MoveTable, input_weights, marginals, viterbi
+from snnas.supernet._plot import plot_dynamics
+from snnas.supernet._train import DHSConfig, SupernetTrainer
+
+__all__ = [
+    "CellSupernet",
+    "DHSConfig",
+    "MixedEdge",
+    "MixedResample",
+    "MoveTable",
+    "SupernetEnergy",
+    "SupernetSpec",
+    "SupernetTrainer",
+    "derive",
+    "derive_cell",
+    "edge_list",
+    "input_weights",
+    "marginals",
+    "plot_dynamics",
+    "supernet_spec",
+    "viterbi",
+]

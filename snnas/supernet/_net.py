@@ -1,0 +1,344 @@
+"""The SpikeDHS cell supernet: mixed edges, a resolution trellis of cells, one head per level.
+
+Every cell (layer i, level s of the trellis) is an ``snnas.nn.Cell`` whose edges are `MixedEdge`s
+(node j reads every earlier state) and whose two inputs are `MixedResample`s over the levels the
+previous layers may be at. The candidate ops are built by the registry constructors the discrete
+network uses; a mixed edge sums the bodies of its candidates that end in a neuron, weighted by
+softmax(alpha), into one neuron (per distinct neuron config), and adds the weighted outputs of the
+others (skip, pools; ``zero`` adds nothing). With one-hot weights the supernet therefore computes
+exactly what ``build_network`` of the derived architecture computes, weights copied by
+`CellSupernet.subnet_state`.
+
+Architecture parameters: ``alpha`` ``[edges, ops]`` shared by every cell (the same cell is used at
+every layer), ``beta`` ``[layers, levels, moves]`` over the trellis (`MoveTable`), per-layer neuron
+time constants (PLIF ``w``, shared by every neuron of a layer, clamped to the space's bounds) and
+surrogate widths (moved by DGS, see ``_dgs``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from snnas.nn._cells import Cell, Resample, cell_op
+from snnas.nn._layers import split_neuron
+from snnas.nn._registry import OPS
+from snnas.space._architecture import Architecture, NeuronSpec
+from snnas.spiking import PLIFNode, Surrogate, make_neuron
+from snnas.supernet._paths import MoveTable, input_weights, marginals
+
+MIXED = "mixed"
+"""The op name a supernet cell puts on every edge (its edge factory builds a `MixedEdge`)."""
+
+
+class _Current:
+    """What one forward of the supernet uses: edge weights ``[E, K]``, per-layer input weights and
+    level marginals. A plain object (not a module), shared by reference with every edge."""
+
+    edges: torch.Tensor
+    inputs: list[tuple[torch.Tensor, torch.Tensor]]
+    marginals: list[torch.Tensor]
+
+
+class MixedEdge(nn.Module):
+    """One cell edge over candidate ops: ``sum_k w_k op_k(x)`` with the neuron-ending candidates
+    combined before their neuron, ``neuron(sum_k w_k body_k(x))`` (one neuron per distinct neuron
+    config of the candidates, which all share the layer's here)."""
+
+    def __init__(self, index: int, ops: Sequence[str], channels: int, neuron: dict[str, Any],
+                 current: _Current):
+        super().__init__()
+        self.index, self.names = index, tuple(ops)
+        self.ops = nn.ModuleList(cell_op(op)(channels, channels, 1, neuron) for op in ops)
+        self.spiking = tuple(k for k, m in enumerate(self.ops) if split_neuron(m) is not None)
+        self.silent = tuple(k for k, op in enumerate(ops) if not OPS.meta(op).get("reads_input", True))
+        self.neuron = make_neuron(**dict(neuron)) if self.spiking else None
+        self._current = current
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self._current.edges[self.index]
+        out, u = None, None
+        for k, op in enumerate(self.ops):
+            if k in self.silent:
+                continue
+            if k in self.spiking:
+                b = w[k] * op.body(x)
+                u = b if u is None else u + b
+            else:
+                y = w[k] * op(x)
+                out = y if out is None else out + y
+        if u is not None:
+            s = self.neuron(u)
+            out = s if out is None else out + s
+        if out is None:  # only silent candidates
+            out = self.ops[0](x)
+        return out
+
+
+class MixedResample(nn.Module):
+    """A cell input as the weighted sum of the resampled states of the levels it may come from."""
+
+    def __init__(self, sources: Sequence[tuple[int, int]], channels: int, level: int,
+                 neuron: dict[str, Any]):
+        super().__init__()
+        self.levels = tuple(lv for _, lv in sources)
+        self.resample = nn.ModuleList(Resample(c, channels, lv, level, neuron) for c, lv in sources)
+
+    def forward(self, x: Sequence[tuple[torch.Tensor, torch.Tensor]], size: tuple[int, int]) -> torch.Tensor:
+        out = None
+        for (w, state), res in zip(x, self.resample, strict=True):
+            y = w * res(state, size)
+            out = y if out is None else out + y
+        return out
+
+
+@dataclass(frozen=True)
+class SupernetSpec:
+    """Everything a cell supernet is built from (plain values; `supernet_spec` reads a space)."""
+
+    in_channels: int
+    num_classes: int
+    input_size: tuple[int, int]
+    ops: tuple[str, ...]
+    nodes: int
+    edges_per_node: int
+    layers: int
+    n_levels: int
+    moves: tuple[int, ...]
+    heads: tuple[int, ...]
+    stem_channels: int
+    time_steps: int
+    neurons: tuple[NeuronSpec, ...]
+    multiplier: int | None = None
+    stem: str = "conv_3x3"
+    stem_stride: int = 1
+    tau_bounds: tuple[float, float] | None = None
+    """Learn one tau per layer within these bounds (None: tau is fixed)."""
+    shared_neuron: bool = False
+
+
+def edge_list(nodes: int) -> list[tuple[int, int]]:
+    """(node, source) of every supernet edge, in alpha's row order."""
+    return [(j, src) for j in range(nodes) for src in range(2 + j)]
+
+
+def _tau_w(tau: float) -> float:
+    return -math.log(tau - 1.0)  # PLIF: 1 / tau = sigmoid(w)
+
+
+class CellSupernet(nn.Module):
+    """Takes ``[T, B, C, H, W]``, returns logits ``[B, num_classes]`` (mean over T)."""
+
+    def __init__(self, spec: SupernetSpec):
+        super().__init__()
+        from snnas.space._trellis import Trellis
+
+        self.spec = spec
+        self.trellis = Trellis(spec.n_levels, spec.moves, spec.heads, spec.layers)
+        self.table = MoveTable(self.trellis)
+        self.edges = edge_list(spec.nodes)
+        self.alpha = nn.Parameter(1e-3 * torch.randn(len(self.edges), len(spec.ops)))
+        self.beta = nn.Parameter(1e-3 * torch.randn(self.table.mask.shape))
+        self._current = _Current()
+        self.override: dict[str, torch.Tensor] | None = None
+        """Fixed weights instead of softmax(alpha) / softmax(beta): ``{"edges", "moves"}``."""
+        learn = spec.tau_bounds is not None
+        n_tau = (1 if spec.shared_neuron else spec.layers) if learn else 0
+        self.tau_w = nn.ParameterList(
+            nn.Parameter(torch.tensor(_tau_w(spec.neurons[i].tau or 2.0))) for i in range(n_tau))
+        configs = [self._config(i) for i in range(spec.layers)]
+        C, mult_n = spec.stem_channels, spec.multiplier or spec.nodes
+        self.stem = cell_op(spec.stem)(spec.in_channels, C, spec.stem_stride, configs[0])
+        cell_nodes = [[(src, MIXED) for src in range(2 + j)] for j in range(spec.nodes)]
+        index = {e: n for n, e in enumerate(self.edges)}
+        out_ch = {lv: mult_n * C * 2 ** lv for lv in range(spec.n_levels)}
+        states: list[list[int]] = [[0], [0]]  # levels of layers i-2, i-1 (the stem at first)
+        channels = [{0: C}, {0: C}]
+        self.cells = nn.ModuleList()
+        self.sources: list[dict[int, tuple[list[int], list[int]]]] = []
+        for i in range(spec.layers):
+            row, srcs = nn.ModuleDict(), {}
+            for s in self.table.reachable[i]:
+                width = C * 2 ** s
+                from1 = [lv for lv in states[1] if s - lv in self.trellis.feasible(i, lv)]
+                from0 = states[0] if i < 2 else [
+                    a for a in states[0]
+                    if any(b - a in self.trellis.feasible(i - 1, a) and s - b in self.trellis.feasible(i, b)
+                           for b in states[1])]
+                cfg = configs[i]
+
+                def edge(j: int, src: int, _op: str, width=width, cfg=cfg) -> nn.Module:
+                    return MixedEdge(index[(j, src)], spec.ops, width, cfg, self._current)
+
+                def pre(k: int, levels: list[int], width=width, s=s, cfg=cfg, ch=channels) -> nn.Module:
+                    return MixedResample([(ch[k][lv], lv) for lv in levels], width, s, cfg)
+
+                row[str(s)] = Cell(cell_nodes, width, from0, from1, s, cfg, spec.multiplier, edge=edge, pre=pre)
+                srcs[s] = (from0, from1)
+            self.cells.append(row)
+            self.sources.append(srcs)
+            states = [states[1], self.table.reachable[i]]
+            channels = [channels[1], {lv: out_ch[lv] for lv in self.table.reachable[i]}]
+        self.head_levels = [h for h in self.table.reachable[-1] if h in self.trellis.heads]
+        self.heads = nn.ModuleDict({str(h): nn.Linear(out_ch[h], spec.num_classes) for h in self.head_levels})
+        self._tie_neurons()
+
+    # ---- neurons ----------------------------------------------------------------------------
+    def _config(self, i: int) -> dict[str, Any]:
+        n = self.spec.neurons[i]
+        if self.spec.tau_bounds is not None:  # learned: PLIF whose w is tied per layer below
+            n = replace(n, kind="plif", learn_tau=True)
+        return n.to_config(self.spec.time_steps)
+
+    def layer_modules(self, i: int) -> list[nn.Module]:
+        """The modules whose neurons belong to layer i (the stem belongs to layer 0)."""
+        mods: list[nn.Module] = list(self.cells[i].values())
+        return [self.stem, *mods] if i == 0 else mods
+
+    def _tie_neurons(self) -> None:
+        if not len(self.tau_w):
+            return
+        for i in range(self.spec.layers):
+            w = self.tau_w[0 if self.spec.shared_neuron else i]
+            for mod in self.layer_modules(i):
+                for m in mod.modules():
+                    if isinstance(m, PLIFNode):
+                        m.w = w
+
+    def clamp_tau(self) -> None:
+        """Keep every learned tau inside the space's bounds (called after each optimizer step)."""
+        if self.spec.tau_bounds is None:
+            return
+        lo, hi = self.spec.tau_bounds
+        with torch.no_grad():
+            for w in self.tau_w:  # tau = 1 + exp(-w): larger w, smaller tau
+                w.clamp_(_tau_w(hi), _tau_w(lo))
+
+    def taus(self) -> list[float | None]:
+        """The time constant of each layer (learned or fixed)."""
+        if not len(self.tau_w):
+            return [n.tau for n in self.spec.neurons]
+        return [float(1.0 / torch.sigmoid(self.tau_w[0 if self.spec.shared_neuron else i].detach()))
+                for i in range(self.spec.layers)]
+
+    def surrogates(self, i: int) -> list[Surrogate]:
+        return [m for mod in self.layer_modules(i) for m in mod.modules() if isinstance(m, Surrogate)]
+
+    def widths(self) -> list[float | None]:
+        """The surrogate width of each layer (what DGS moves)."""
+        out = []
+        for i in range(self.spec.layers):
+            s = self.surrogates(i)
+            out.append(s[0].alpha if s else None)
+        return out
+
+    def set_width(self, i: int, width: float) -> None:
+        for s in self.surrogates(i):
+            s.set_alpha(width)
+
+    # ---- architecture weights -----------------------------------------------------------------
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(self.alpha), id(self.beta)}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha, self.beta]
+
+    def edge_weights(self) -> torch.Tensor:
+        if self.override is not None:
+            return self.override["edges"]
+        return torch.softmax(self.alpha, dim=-1)
+
+    def move_probabilities(self) -> torch.Tensor:
+        if self.override is not None:
+            return self.override["moves"]
+        return self.table.probabilities(self.beta)
+
+    def refresh(self) -> _Current:
+        """Compute this forward's weights (edges, input weights, level marginals)."""
+        cur = self._current
+        cur.edges = self.edge_weights()
+        qs = self.table.matrices(self.move_probabilities())
+        cur.marginals = marginals(qs)
+        cur.inputs = [input_weights(qs, cur.marginals, i) for i in range(self.spec.layers)]
+        return cur
+
+    def one_hot(self, arch: Architecture) -> dict[str, torch.Tensor]:
+        """The fixed weights under which this supernet computes ``arch`` (its cell and trellis)."""
+        edges = torch.zeros(len(self.edges), len(self.spec.ops))
+        row = {e: n for n, e in enumerate(self.edges)}
+        for j, node in enumerate(arch.cell or ()):
+            for src, op in node:
+                edges[row[(j, src)], self.spec.ops.index(op)] = 1.0
+        return {"edges": edges, "moves": self.table.one_hot(tuple(arch.trellis or ()))}
+
+    # ---- forward ----------------------------------------------------------------------------
+    def forward(self, x):
+        cur = self.refresh()
+        s = self.stem(x)
+        sizes = [(s.shape[-2], s.shape[-1])]
+        for _ in range(self.spec.n_levels - 1):
+            h, w = sizes[-1]
+            sizes.append(((h + 1) // 2, (w + 1) // 2))
+        prev: list[dict[int, torch.Tensor]] = [{0: s}, {0: s}]
+        for i, row in enumerate(self.cells):
+            w0, w1 = cur.inputs[i]
+            out = {}
+            for key, cell in row.items():
+                lv = int(key)
+                from0, from1 = self.sources[i][lv]
+                in0 = [(w0[a, lv], prev[0][a]) for a in from0]
+                in1 = [(w1[b, lv], prev[1][b]) for b in from1]
+                out[lv] = cell(in0, in1, sizes[lv])
+            prev = [prev[1], out]
+        p_last = cur.marginals[-1]
+        logits = None
+        for h in self.head_levels:
+            y = p_last[h] * self.heads[str(h)](prev[1][h].mean(dim=(-2, -1))).mean(0)
+            logits = y if logits is None else logits + y
+        return logits
+
+    # ---- a derived network's weights ----------------------------------------------------------
+    def subnet_state(self, arch: Architecture, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The state dict for ``model = build_network(space, arch)`` taken from this supernet's
+        shared weights (the path's cells, the chosen ops, the shared neurons, the head)."""
+        own = self.state_dict()
+        out: dict[str, torch.Tensor] = {}
+        target = model.state_dict()
+
+        def take(dst_prefix: str, src_prefix: str) -> None:
+            for k in target:
+                if k.startswith(dst_prefix):
+                    out[k] = own[src_prefix + k[len(dst_prefix):]]
+
+        take("stem.", "stem.")
+        levels = list(arch.trellis or ())
+        prev = [0, 0]
+        for i, lv in enumerate(levels):
+            if not model.live[i]:
+                prev = [prev[1], lv]
+                continue
+            base = f"cells.{i}.{lv}."
+            from0, from1 = self.sources[i][lv]
+            take(f"cells.{i}.pre0.layers.", f"{base}pre0.resample.{from0.index(prev[0])}.layers.")
+            take(f"cells.{i}.pre1.layers.", f"{base}pre1.resample.{from1.index(prev[1])}.layers.")
+            for j, node in enumerate(arch.cell or ()):
+                for k, (src, op) in enumerate(node):
+                    edge = f"{base}ops.{j}.{src}."
+                    op_i = self.spec.ops.index(op)
+                    take(f"cells.{i}.ops.{j}.{k}.neuron.", edge + "neuron.")
+                    for key in target:
+                        p = f"cells.{i}.ops.{j}.{k}."
+                        if key.startswith(p) and not key.startswith(p + "neuron."):
+                            out[key] = own[f"{edge}ops.{op_i}.{key[len(p):]}"]
+            prev = [prev[1], lv]
+        take("head.", f"heads.{levels[-1]}.")
+        missing = sorted(set(target) - set(out))
+        if missing:
+            raise KeyError(f"no supernet weights for {', '.join(missing[:5])}")
+        return out
