@@ -7,6 +7,7 @@ import sys
 from snnas.search._api import SearchResult, function_name, import_function, resume, run_space, search
 from snnas.search._backend import Backend, RayBackend, SerialBackend, TaskFailure, make_backend, worker_env
 from snnas.search._candidate import eval_config_for, evaluate_candidate
+from snnas.search._dhs import DHSSearch
 from snnas.search._evaluation import CandidateTask, EvalJob, EvaluateFn, candidate_seed
 from snnas.search._final import (
     FINAL_DEFAULTS,
@@ -16,7 +17,6 @@ from snnas.search._final import (
     run_final_stage,
     top_of_front,
 )
-from snnas.search._dhs import DHSSearch
 from snnas.search._random import MAX_RESAMPLE, RandomSearch
 from snnas.search._retrain import RETRAIN_DIR, SeedJob, retrain
 from snnas.search._strategy import (
@@ -30,7 +30,8 @@ from snnas.search._strategy import (
     make_strategy,
 )
 
-__all__ = ["FINAL_DEFAULTS", "MAX_RESAMPLE", "RETRAIN_DIR", "STRATEGIES", "Backend", "CandidateTask", "EvalJob",
+__all__ = ["FINAL_DEFAULTS", "MAX_RESAMPLE", "RETRAIN_DIR", "STRATEGIES", "Backend", "CandidateTask", "DHSSearch",
+           "EvalJob",
            "EvaluateFn", "Proposal", "RandomSearch", "RayBackend", "SearchResult", "SeedJob", "SerialBackend",
            "Strategy", "TaskFailure", "candidate_seed", "eval_config_for", "evaluate_candidate", "final_config",
            "final_pending",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -424,9 +424,23 @@ class SearchSpace:
         params, ...) need an evaluation and are checked by the strategies; time-step constraints
         are already folded into the time-step choices."""
         try:
-            return self.decode(self.encode(arch)) == arch
+            decoded = self.decode(self.encode(arch))
         except SpaceError:
             return False
+        return self.with_learned(decoded, arch) == arch
+
+    def with_learned(self, arch: Architecture, source: Architecture) -> Architecture:
+        """``arch`` with the learned values (tau when ``learnable``, the DGS width) of ``source``:
+        what a search that learns them records beside the genome's initial values."""
+        if not self.tau_learnable and self.dgs is None:
+            return arch
+        if len(arch.neurons) != len(source.neurons):
+            return arch
+        neurons = tuple(
+            replace(n, tau=s.tau if self.tau_learnable and n.tau is not None else n.tau,
+                    alpha=s.alpha if self.dgs is not None and n.alpha is not None else n.alpha)
+            for n, s in zip(arch.neurons, source.neurons, strict=True))
+        return replace(arch, neurons=neurons)
 
     # ---- documents ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -442,7 +456,23 @@ def _single(spec: ValueSpec) -> Any:
     return spec.choices[0] if len(spec.choices) == 1 else None
 
 
+def _learned_bounds(space: SearchSpace, name: str) -> tuple[float, float] | None:
+    """The bounds of a value the search learns (tau: ``learnable``, surrogate width: ``dgs``)."""
+    if name.endswith(".tau") and space.tau_learnable:
+        return space.tau_bounds or (1.0 + 1e-9, math.inf)
+    if name.endswith(".width") and space.dgs is not None:
+        return tuple(space.dgs["bounds"])
+    return None
+
+
 def _index(space: SearchSpace, slot: Decision, value: Any) -> int:
+    bounds = _learned_bounds(space, slot.name)
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # a learned value (a dhs supernet's tau or DGS width): any value within the bounds; its gene
+        # is the nearest initial choice
+        if not bounds[0] <= value <= bounds[1]:
+            raise space._bad(f"{slot.name} = {value!r} is outside its bounds [{bounds[0]:g}, {bounds[1]:g}]")
+        return min(range(len(slot.choices)), key=lambda i: (abs(float(slot.choices[i]) - value), i))
     for i, c in enumerate(slot.choices):
         if c == value or (isinstance(c, (int, float)) and isinstance(value, (int, float))
                           and math.isclose(c, value, rel_tol=1e-9)):

@@ -229,7 +229,10 @@ def assert_in_space(space: Any, record: CandidateRecord, what: str = "") -> None
                if isinstance(g, bool) or not isinstance(g, int) or not b[0] <= g <= b[1]]
     assert not outside, f"{where}: genes outside the bounds (gene, value, bounds): {outside}"
     if hasattr(space, "decode"):
-        assert space.decode(list(genome)) == arch, f"{where}: its genome decodes to another architecture"
+        decoded = space.decode(list(genome))
+        learned = getattr(space, "with_learned", None)  # values a search learns ride beside the genome
+        decoded = learned(decoded, arch) if learned is not None else decoded
+        assert decoded == arch, f"{where}: its genome decodes to another architecture"
 
 
 def check_proposals_in_space(strategy: str, workdir: Path, setup: ConformanceSetup | None = None) -> None:

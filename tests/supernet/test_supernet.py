@@ -1,0 +1,148 @@
+"""The SpikeDHS supernet: trellis decoding, derivation, one-hot equality with build_network (outputs
+and energy), the energy term's gradient, learned tau, DGS, and a dhs search through the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from snnas.cli import main
+from snnas.evaluate import count_energy, load_dataset
+from snnas.nn import build_network
+from snnas.space import load_space, load_space_text
+from snnas.supernet import (
+    CellSupernet,
+    DHSConfig,
+    SupernetEnergy,
+    SupernetTrainer,
+    derive,
+    derive_cell,
+    supernet_spec,
+    viterbi,
+)
+
+DIGITS = "search_spaces/digits.yaml"
+
+
+def test_viterbi_returns_the_known_best_path():
+    # 3 levels, 3 layers; from level 0 the best first move is up (0.7), then stay (0.9), then down
+    q = [torch.tensor([[0.3, 0.7, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+         torch.tensor([[0.5, 0.5, 0.0], [0.05, 0.9, 0.05], [0.0, 0.0, 0.0]]),
+         torch.tensor([[1.0, 0.0, 0.0], [0.8, 0.2, 0.0], [0.0, 0.5, 0.5]])]
+    assert viterbi(q, heads=(0, 1, 2)) == (1, 1, 0)
+    # only level 1 may end the network: the last move must land there
+    assert viterbi(q, heads=(1,)) == (1, 1, 1)
+
+
+def test_derive_cell_ranks_edges_by_their_strongest_non_zero_op_skip_included():
+    ops = ("zero", "skip", "conv_3x3")
+    # node 0: sources 0, 1; node 1: sources 0, 1, 2
+    w = torch.tensor([[0.9, 0.04, 0.06],   # n0 <- 0: zero dominates; its strongest real op is conv
+                      [0.1, 0.6, 0.3],     # n0 <- 1: skip
+                      [0.2, 0.1, 0.7],     # n1 <- 0: conv
+                      [0.0, 0.5, 0.5],     # n1 <- 1: tie -> the first listed (skip)
+                      [0.1, 0.8, 0.1]])    # n1 <- 2: skip (strongest of node 1)
+    cell = derive_cell(w, ops, nodes=2, edges_per_node=2)
+    assert cell == (((0, "conv_3x3"), (1, "skip")), ((0, "conv_3x3"), (2, "skip")))
+
+
+@pytest.fixture(scope="module")
+def digits_space():
+    return load_space(DIGITS)
+
+
+def test_one_hot_supernet_computes_build_network_outputs_and_energy(digits_space):
+    space = digits_space
+    spec = replace(supernet_spec(space, time_steps=2), tau_bounds=None)
+    torch.manual_seed(0)
+    net = CellSupernet(spec)
+    # a few training steps so BN statistics and weights are not at their initial values
+    opt = torch.optim.Adam(net.weight_parameters(), lr=0.01)
+    x = torch.rand(2, 16, 1, 8, 8) * 2
+    for _ in range(2):
+        opt.zero_grad()
+        net(x).sum().backward()
+        opt.step()
+    net.eval()
+    energy = SupernetEnergy(net)
+    for seed in range(6):
+        arch = replace(space.sample(np.random.default_rng(seed)), time_steps=2, neurons=spec.neurons)
+        net.override = net.one_hot(arch)
+        model = build_network(space, arch).eval()
+        model.load_state_dict(net.subnet_state(arch, model))
+        with torch.no_grad():
+            assert torch.equal(net(x), model(x)), arch.summary()
+        energy.measure(x)
+        want = count_energy(model, x).energy_mj
+        assert float(energy.expected()) == pytest.approx(want, rel=1e-5), arch.summary()
+
+
+def test_energy_term_gradient_reaches_alpha_and_beta(digits_space):
+    net = CellSupernet(supernet_spec(digits_space, time_steps=2))
+    energy = SupernetEnergy(net)
+    energy.measure(torch.rand(2, 8, 1, 8, 8) * 2)
+    energy.expected().backward()
+    assert net.alpha.grad is not None and net.alpha.grad.abs().sum() > 0
+    assert net.beta.grad is not None and net.beta.grad.abs().sum() > 0
+
+
+HETERO = open(DIGITS).read().replace("shared: true", "shared: false").replace(
+    "width: 4.0", "width: {dgs: true, init: 4.0, bounds: [2.0, 6.0], step: 1.0}")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    space = load_space_text(HETERO, name="hetero")
+    data = load_dataset("digits")
+    spec = supernet_spec(space, time_steps=2)
+    cfg = DHSConfig(energy_lambda=1.0, warmup=0, batch_size=32, max_batches=4, dgs=space.dgs)
+    t = SupernetTrainer(spec, data, cfg)
+    t.train_epoch()
+    t.train_epoch()
+    return space, t
+
+
+def test_learned_tau_differs_across_layers_and_stays_in_bounds(trained):
+    space, t = trained
+    taus = t.net.taus()
+    lo, hi = t.spec.tau_bounds
+    assert len(set(round(v, 6) for v in taus)) == len(taus), taus
+    assert all(lo - 1e-6 <= v <= hi + 1e-6 for v in taus)
+    with torch.no_grad():
+        for w in t.net.tau_w:
+            w.fill_(-50.0)  # tau = 1 + e^50, far above the bounds
+    t.net.clamp_tau()
+    assert all(v == pytest.approx(hi, rel=1e-5) for v in t.net.taus())
+    # the derived architecture is a member of the space, taus snapped to its choices
+    arch = derive(t.net, space)
+    assert {n.tau for n in arch.neurons} <= set(space.choices("layer0.neuron.tau"))
+    assert space.decode(space.encode(arch)).cell == arch.cell
+    assert space.satisfies_static(arch)  # its learned DGS widths ride beside the genome
+    outside = replace(arch, neurons=tuple(replace(n, alpha=9.0) for n in arch.neurons))
+    assert not space.satisfies_static(outside)  # beyond the DGS bounds [2, 6]
+
+
+def test_dgs_moves_widths_within_bounds(trained):
+    space, t = trained
+    widths = [h["width"] for h in t.history]
+    assert all(2.0 <= w <= 6.0 for row in widths for w in row)
+    assert any(w != 4.0 for w in widths[-1]), widths
+
+
+def test_dhs_search_through_the_cli(tmp_path):
+    text = open(DIGITS).read().replace("strategy: random", "strategy: dhs").replace("budget: 20", "budget: 2")
+    text = text.replace("time_steps: [2, 4]", "time_steps: 2").replace("proxy_epochs: 2", "proxy_epochs: 1")
+    text += "  energy_lambda: [0, 1]\n  supernet_warmup: 0\n  derive_every: 1\n  final_top_k: 0\n"
+    space = tmp_path / "dhs.yaml"
+    space.write_text(text)
+    run = tmp_path / "run"
+    assert main(["search", "--space", str(space), "--out", str(run), "-q", "--batch-size", "128"]) == 0
+    rows = (run / "candidates.csv").read_text().splitlines()
+    assert len(rows) == 3  # header + one derived candidate per lambda
+    assert (run / "search_dynamics.png").stat().st_size > 0
+    hist = json.loads((run / "checkpoints" / "supernet" / "lambda1-history.json").read_text())
+    assert hist["energy_lambda"] == 1.0 and hist["history"][0]["derived"]
