@@ -80,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--space", help="search-space YAML file (or a shipped space's name)")
     se.add_argument("--strategy", help="search strategy (default: the space's search.strategy); "
                     "see --list-strategies")
-    se.add_argument("--budget", type=int, help="candidates to evaluate (default: the space's search.budget); "
+    se.add_argument("--budget", type=int, help="candidates to evaluate (default: the space's search.budget; "
+                    "for dhs the "
+                    "derived candidates, one per energy_lambda every derive_every supernet epochs); "
                     "with --resume, a larger budget extends the run")
     se.add_argument("--seed", type=int, help="run seed (default: the space's search.seed)")
     se.add_argument("--workers", type=int, help="parallel evaluations; > 1 starts a local Ray (default 1)")

@@ -29,6 +29,11 @@ from snnas.space._architecture import Architecture
 SUPERNET_DIR = Path("checkpoints") / "supernet"
 
 
+def _floats(value: Any) -> list[float]:
+    """A number or a list of numbers (an energy_lambda sweep) as a list of floats."""
+    return [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+
+
 @STRATEGIES.register("dhs", description="SpikeDHS: differentiable cell + trellis search in a supernet with "
                      "an energy term (a lambda sweep), learned tau and DGS; derived architectures are scored "
                      "like any candidate (budget = derived candidates)")
@@ -47,7 +52,7 @@ class DHSSearch(Strategy):
     def __init__(self, **options: Any):
         super().__init__(**options)
         lam = options.get("energy_lambda")
-        self._lambdas = None if lam is None else [float(v) for v in (lam if isinstance(lam, (list, tuple)) else [lam])]
+        self._lambdas = None if lam is None else _floats(lam)
 
     @property
     def batch_size(self) -> int:  # type: ignore[override]
@@ -64,8 +69,7 @@ class DHSSearch(Strategy):
         from snnas.supernet import DHSConfig, SupernetTrainer, supernet_spec
 
         if self._lambdas is None:
-            lam = self._option("energy_lambda", [0.0])
-            self._lambdas = [float(v) for v in (lam if isinstance(lam, (list, tuple)) else [lam])]
+            self._lambdas = _floats(self._option("energy_lambda", [0.0]))
         cfg = dict(self.eval_config or {})
         data = _load_data(str(cfg.get("dataset") or space.dataset), cfg.get("data_root"),
                           int(cfg.get("data_seed", 0)), tuple(sorted((cfg.get("data_options") or {}).items())))

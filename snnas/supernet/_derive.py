@@ -70,7 +70,7 @@ def supernet_spec(space: Any, time_steps: int | None = None, stem_channels: int 
                        if uses_tau else replace(n, kind=kind))
     return SupernetSpec(
         in_channels=int(space.input_shape[0]), num_classes=int(space.num_classes),
-        input_size=(int(space.input_shape[1]), int(space.input_shape[2])), ops=tuple(f["ops"]),
+        ops=tuple(f["ops"]),
         nodes=int(f["nodes"]), edges_per_node=int(f["edges_per_node"]), layers=int(f["layers"]),
         n_levels=int(f["n_levels"]), moves=tuple(f["transitions"]), heads=tuple(f["head_levels"]),
         stem_channels=C, time_steps=T, neurons=tuple(neurons), multiplier=space.fixed.get("multiplier"),

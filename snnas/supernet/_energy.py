@@ -56,8 +56,6 @@ class SupernetEnergy:
         counter = EnergyCounter(net)
         try:
             net(x_seq)
-            for h in hooks:
-                h.remove()
             for i, row in enumerate(net.cells):
                 for key, cell in row.items():
                     base = f"cells.{i}.{key}"

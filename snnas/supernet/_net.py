@@ -103,7 +103,6 @@ class SupernetSpec:
 
     in_channels: int
     num_classes: int
-    input_size: tuple[int, int]
     ops: tuple[str, ...]
     nodes: int
     edges_per_node: int
