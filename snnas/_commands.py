@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,7 @@ def _space_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-_RUN_FLAGS = ("space", "strategy", "seed", "proxy_epochs", "batch_size", "data_root", "out", "device",
+_RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "proxy_epochs", "batch_size", "data_root", "out", "device",
               "gpus_per_worker", "final_top_k", "final_epochs", "final_seeds")
 
 
@@ -181,6 +182,14 @@ def _search(args: argparse.Namespace) -> int:
         space = load_space(args.space)
         strategy = args.strategy or space.defaults.get("strategy") or "random"
         se.STRATEGIES.get(strategy)
+        options = {}
+        if args.energy_lambda is not None:
+            if strategy != "dhs":
+                raise SnnasError(f"--lambda weighs the dhs supernet's energy term; strategy '{strategy}' has none")
+            if any(not math.isfinite(v) or v < 0 for v in args.energy_lambda):
+                raise SnnasError(f"--lambda: energy weights must be finite and >= 0, got "
+                                 f"{' '.join(f'{v:g}' for v in args.energy_lambda)}")
+            options["energy_lambda"] = list(args.energy_lambda)
         device = check_device_name(args.device or space.defaults.get("device") or "auto",
                                    "--device" if args.device else f"{space.path}: search.device")
         seed = args.seed if args.seed is not None else int(space.defaults.get("seed") or 0)
@@ -192,7 +201,7 @@ def _search(args: argparse.Namespace) -> int:
         result = _interruptible(out, lambda: se.search(
             space.path, out, strategy=strategy, budget=args.budget, seed=seed, eval_config=cfg,
             workers=args.workers or 1, address=args.address, quiet=args.quiet, argv=sys.argv, final=final,
-            gpus_per_worker=args.gpus_per_worker))
+            gpus_per_worker=args.gpus_per_worker, strategy_options=options))
     done = [r for r in result.records if not r.failed]
     print(f"run: {result.run_dir}  ({len(done)} completed, {len(result.records) - len(done)} failed)")
     _print_final(result.final)

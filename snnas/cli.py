@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                     "derived candidates, one per energy_lambda every derive_every supernet epochs); "
                     "with --resume, a larger budget extends the run")
     se.add_argument("--seed", type=int, help="run seed (default: the space's search.seed)")
+    se.add_argument("--lambda", dest="energy_lambda", type=float, nargs="+", metavar="L",
+                    help="dhs: energy weight(s) of the supernet's arch loss CE + L * E/E_ref, one supernet "
+                    "per value (default: the space's search.energy_lambda, else 0 0.3 1)")
     se.add_argument("--workers", type=int, help="parallel evaluations; > 1 starts a local Ray (default 1)")
     se.add_argument("--threads", type=int, default=1,
                     help="torch threads per candidate, fixed per run so results never depend on it")

@@ -73,11 +73,19 @@ def retrain_recipe(store: RunStore, space: Any, epochs: int) -> dict:
 
 
 def top_of_front(store: RunStore, k: int) -> list[CandidateRecord]:
-    """The ``k`` best candidates of the run's Pareto front by its first objective (ties: index)."""
+    """The ``k`` best distinct architectures of the run's Pareto front by its first objective (ties:
+    index). An architecture scored twice (a dhs supernet deriving the same network again, a random
+    draw repeated) is retrained once, as its best-ranked record."""
     from snnas.report import pareto_front, rank_by_first
 
     front = pareto_front(store.records(), store.objectives, store.constraints)
-    return rank_by_first(front, store.objectives)[:max(k, 0)]
+    seen: set[str] = set()
+    out = []
+    for rec in rank_by_first(front, store.objectives):
+        if rec.id not in seen and len(out) < k:
+            seen.add(rec.id)
+            out.append(rec)
+    return out
 
 
 def _seed_file(out: Path, seed: int) -> Path:

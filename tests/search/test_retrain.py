@@ -64,3 +64,23 @@ def test_retrain_rejects_bad_counts_and_unknown_ids(run):
         retrain(run, "x", seeds=0)
     with pytest.raises(RunError, match="no candidate with id 'zzzz'"):
         retrain(run, "zzzz", quiet=True)
+
+
+def test_final_stage_retrains_an_architecture_recorded_twice_once(run, tmp_path):
+    """A dhs supernet may derive the same network in several rounds: both records sit on the front
+    (equal objectives), but the final stage's top-k counts distinct architectures."""
+    import shutil
+
+    from snnas.search import top_of_front
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    with RunStore.open(copy) as store:
+        rec = store.records()[0]
+        store.record(1, rec.arch, rec.genome, dict(rec.metrics))
+        other = load_space(DIGITS).sample(11)
+        store.record(2, other, None, {**rec.metrics, "accuracy": rec.metrics["accuracy"] / 2,
+                                      "energy_mj": rec.metrics["energy_mj"] / 2})
+        assert len(store.records()) == 3
+        assert [r.index for r in top_of_front(store, 3)] == [0, 2]
+        assert [r.index for r in top_of_front(store, 1)] == [0]

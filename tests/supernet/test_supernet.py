@@ -140,9 +140,10 @@ def test_dhs_search_through_the_cli(tmp_path):
     space = tmp_path / "dhs.yaml"
     space.write_text(text)
     run = tmp_path / "run"
-    assert main(["search", "--space", str(space), "--out", str(run), "-q", "--batch-size", "128"]) == 0
+    args = ["search", "--space", str(space), "--out", str(run), "-q", "--batch-size", "128"]
+    assert main(args + ["--lambda", "0", "2"]) == 0  # the flag overrides the space's sweep
     rows = (run / "candidates.csv").read_text().splitlines()
     assert len(rows) == 3  # header + one derived candidate per lambda
     assert (run / "search_dynamics.png").stat().st_size > 0
     hist = json.loads((run / "checkpoints" / "supernet" / "lambda1-history.json").read_text())
-    assert hist["energy_lambda"] == 1.0 and hist["history"][0]["derived"]
+    assert hist["energy_lambda"] == 2.0 and hist["history"][0]["derived"]
