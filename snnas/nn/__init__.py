@@ -9,7 +9,7 @@ from snnas.nn._attention import SDSA, SSA, QKChannelAttention, QKTokenAttention,
 from snnas.nn._baseline import SpikingCNN, baseline_cnn
 from snnas.nn._blocks import PatchEmbed, SpikingMLP, TransformerBlock
 from snnas.nn._build import CELL_FIXED, TRANSFORMER_FIXED, build_from_architecture, build_network
-from snnas.nn._cells import Cell, CellNetwork, Resample, cell_op, check_cell, live_states
+from snnas.nn._cells import Cell, CellNetwork, Resample, cell_op, cell_op_neuron, check_cell, live_states
 from snnas.nn._conv_ops import SeqPool, Zero
 from snnas.nn._layers import (
     FactorizedReduce,
@@ -19,7 +19,7 @@ from snnas.nn._layers import (
     seq_apply,
     upsample2x,
 )
-from snnas.nn._registry import DEFAULT_NEURON, OPS, neuron_config, ops_of_kind
+from snnas.nn._registry import DEFAULT_NEURON, OPS, OpRegistry, OpVariant, neuron_config, ops_of_kind, variant_neuron
 from snnas.nn._transformer import SpikingTransformer
 from snnas.space._names import ATTENTION_ALIASES  # re-exported: a word of the space language
 
@@ -28,6 +28,8 @@ __all__ = [
     "CELL_FIXED",
     "DEFAULT_NEURON",
     "OPS",
+    "OpRegistry",
+    "OpVariant",
     "SDSA",
     "SSA",
     "TRANSFORMER_FIXED",
@@ -52,10 +54,12 @@ __all__ = [
     "build_from_architecture",
     "build_network",
     "cell_op",
+    "cell_op_neuron",
     "check_cell",
     "live_states",
     "neuron_config",
     "ops_of_kind",
     "seq_apply",
     "upsample2x",
+    "variant_neuron",
 ]

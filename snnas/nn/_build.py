@@ -21,10 +21,12 @@ from snnas.nn._transformer import SpikingTransformer
 from snnas.space._architecture import Architecture
 from snnas.space._names import ATTENTION_ALIASES
 
-CELL_FIXED: dict[str, Any] = {"nodes": None, "multiplier": None, "stem": "conv_3x3", "stem_stride": 1}
+CELL_FIXED: dict[str, Any] = {"nodes": None, "multiplier": None, "stem": "conv_3x3", "stem_stride": 1,
+                              "head": "gap"}
 """Non-searched cell-family settings (``space.fixed``) and their defaults. ``nodes`` is only
 checked against the architecture's cell; ``multiplier`` = how many last nodes are concatenated
-(default all); ``stem`` names a cell op used as the stem, with ``stem_stride``."""
+(default all); ``stem`` names a cell op used as the stem, with ``stem_stride``; ``head`` is what
+the classifier reads (``gap`` or ``flatten``)."""
 
 TRANSFORMER_FIXED: dict[str, Any] = {"patch_size": 4, "stem_stages": 4, "stem": "sps"}
 """Non-searched transformer settings: SPS ``patch_size`` (power of 2), number of conv stages of
@@ -56,7 +58,8 @@ def _build_cell(arch: Architecture, input_shape: Sequence[int], num_classes: int
                              f"stem's resolution ({size})", path="trellis")
     return CellNetwork(int(input_shape[0]), num_classes, arch.cell, arch.trellis,
                        int(arch.stem_channels), _neurons(arch), multiplier=fx["multiplier"],
-                       stem=fx["stem"], stem_stride=int(fx["stem_stride"]))
+                       stem=fx["stem"], stem_stride=int(fx["stem_stride"]), head=str(fx["head"]),
+                       input_size=(int(input_shape[1]), int(input_shape[2])))
 
 
 def _build_transformer(arch: Architecture, input_shape: Sequence[int], num_classes: int,

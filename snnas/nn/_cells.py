@@ -18,16 +18,25 @@ from torch import nn
 
 from snnas.errors import SpaceError, UnknownNameError
 from snnas.nn._layers import FactorizedReduce, SpikingConv, upsample2x
-from snnas.nn._registry import OPS, ops_of_kind
+from snnas.nn._registry import OPS, ops_of_kind, variant_neuron
 
 Node = Sequence[tuple[int, str]]
 
 
 def cell_op(name: str) -> Any:
-    """The constructor of the cell op ``name``; unknown or non-cell names list the valid ones."""
-    if name not in ops_of_kind("cell"):
-        raise UnknownNameError("cell op", name, ops_of_kind("cell"))
+    """The constructor of the cell op ``name``, or of an op variant ``conv_3x3{width:5}`` (the base
+    op with its neuron's settings changed, see ``OPS``); unknown or non-cell names list the valid ones."""
+    base, _ = OPS.split(name)
+    if base not in ops_of_kind("cell"):
+        raise UnknownNameError("cell op", base, ops_of_kind("cell"))
     return OPS.get(name)
+
+
+def cell_op_neuron(name: str, neuron: dict[str, Any] | None) -> dict[str, Any]:
+    """The neuron config the cell op ``name`` gives its neuron in a layer whose config is ``neuron``:
+    the layer's, changed by an op variant's parameters (``conv_3x3{width:5}``). Ops on one supernet
+    edge whose configs differ cannot share one neuron."""
+    return variant_neuron(neuron, OPS.split(name)[1])
 
 
 class Resample(nn.Module):
@@ -151,8 +160,21 @@ class Cell(nn.Module):
         return torch.cat(states[-self.multiplier:], dim=2)
 
 
+HEADS = ("gap", "flatten")
+"""What a cell network's classifier reads: the last state averaged over H, W, or all of it."""
+
+
+def level_size(input_size: Sequence[int], stem_stride: int, level: int) -> tuple[int, int]:
+    """Height and width at trellis ``level`` (ceil halvings, as every stride-2 op gives)."""
+    h, w = (-(-int(v) // int(stem_stride)) for v in input_size)
+    for _ in range(level):
+        h, w = (h + 1) // 2, (w + 1) // 2
+    return h, w
+
+
 class CellNetwork(nn.Module):
-    """Stem, ``len(trellis)`` cells, then global average pool -> linear -> mean over T.
+    """Stem, ``len(trellis)`` cells, then the head (``gap``: average over H, W; ``flatten``: every
+    position) -> linear -> mean over T.
 
     ``neurons[i]`` is the neuron config of every neuron in layer i (the stem uses layer 0's).
     A layer whose output no later layer reads (the same cell ignores one of its inputs) is not
@@ -162,8 +184,13 @@ class CellNetwork(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, cell: Sequence[Node],
                  trellis: Sequence[int], stem_channels: int, neurons: Sequence[dict[str, Any]],
-                 multiplier: int | None = None, stem: str = "conv_3x3", stem_stride: int = 1):
+                 multiplier: int | None = None, stem: str = "conv_3x3", stem_stride: int = 1,
+                 head: str = "gap", input_size: tuple[int, int] | None = None):
         super().__init__()
+        if head not in HEADS:
+            raise SpaceError(f"unknown cell head '{head}'; valid: {', '.join(HEADS)}", path="head")
+        if head == "flatten" and input_size is None:
+            raise SpaceError("a flatten head needs the input size", path="head")
         if len(neurons) != len(trellis) or not trellis:
             raise SpaceError(f"need one neuron per cell layer: {len(trellis)} layers, "
                              f"{len(neurons)} neurons")
@@ -185,7 +212,12 @@ class CellNetwork(nn.Module):
                          if is_live else nn.Identity())
             prev = [prev[1], (mult * width, level)]
         self.cells = nn.ModuleList(cells)
-        self.head = nn.Linear(prev[1][0], num_classes)
+        self.flatten = head == "flatten"
+        features = prev[1][0]
+        if self.flatten:
+            h, w = level_size(input_size, stem_stride, self.trellis[-1])
+            features *= h * w
+        self.head = nn.Linear(features, num_classes)
 
     def forward(self, x):  # unannotated: torch.fx would copy the hints into exported source
         s = self.stem(x)
@@ -196,4 +228,4 @@ class CellNetwork(nn.Module):
         s0, s1 = s, s
         for cell, level, is_live in zip(self.cells, self.trellis, self.live, strict=True):
             s0, s1 = s1, (cell(s0, s1, sizes[level]) if is_live else None)
-        return self.head(s1.mean(dim=(-2, -1))).mean(0)
+        return self.head(s1.flatten(2) if self.flatten else s1.mean(dim=(-2, -1))).mean(0)

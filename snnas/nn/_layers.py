@@ -74,6 +74,40 @@ class SpikingConv(nn.Module):
             y = self.pool(y)
         return y.unflatten(0, x.shape[:2])
 
+    def body_scaled(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``w * body(x)`` for a scalar tensor ``w >= 0`` (a softmax or one-hot edge weight), with
+        ``w`` folded into the BN affine (`scaled_bn`): autograd then saves only the BN input, not
+        also the BN output that the product would keep for the gradient of ``w``. A max or average
+        pool after the BN commutes with the positive scale (a max pool's gradient for ``w`` needs
+        ``w > 0``: at ``w = 0`` its ties break elsewhere); another ``pool`` falls back to the
+        product. Running statistics evolve exactly as under ``body``, and ``w = 1`` computes
+        ``body(x)`` bit for bit."""
+        if self.pool is not None and not isinstance(self.pool, (nn.MaxPool2d, nn.AvgPool2d)):
+            return w * self.body(x)
+        y = self.scaled_bn(self.bn, self.conv(x.flatten(0, 1)), w)
+        if self.pool is not None:
+            y = self.pool(y)
+        return y.unflatten(0, x.shape[:2])
+
+    @staticmethod
+    def scaled_bn(bn: nn.BatchNorm2d, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``w * bn(y)`` as one ``F.batch_norm`` with weight ``w * gamma`` and bias ``w * beta``,
+        doing to ``bn``'s buffers what ``nn.BatchNorm2d.forward`` does (``num_batches_tracked`` and
+        the cumulative average of ``momentum=None`` included). A BN without affine parameters
+        computes ``w * bn(y)`` as it reads (a weight of ones would take another kernel path, not
+        bit for bit ``bn(y)`` at ``w = 1``)."""
+        if bn.weight is None or bn.bias is None:
+            return w * bn(y)
+        bn._check_input_dim(y)
+        factor = 0.0 if bn.momentum is None else bn.momentum
+        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+        use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
+        track = not bn.training or bn.track_running_stats
+        return F.batch_norm(y, bn.running_mean if track else None, bn.running_var if track else None,
+                            w * bn.weight, w * bn.bias, use_batch, factor, bn.eps)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.neuron(self.body(x))
 
@@ -116,6 +150,14 @@ class FactorizedReduce(nn.Module):
         b = self.conv_b(F.pad(z[..., 1:, 1:], (0, 1, 0, 1)))
         y = b if self.conv_a is None else torch.cat((self.conv_a(z), b), dim=1)
         return self.bn(y).unflatten(0, x.shape[:2])
+
+    def body_scaled(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``w * body(x)`` for a scalar tensor ``w``, ``w`` folded into the BN affine (see
+        `SpikingConv.body_scaled`)."""
+        z = x.flatten(0, 1)
+        b = self.conv_b(F.pad(z[..., 1:, 1:], (0, 1, 0, 1)))
+        y = b if self.conv_a is None else torch.cat((self.conv_a(z), b), dim=1)
+        return SpikingConv.scaled_bn(self.bn, y, w).unflatten(0, x.shape[:2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.neuron(self.body(x))

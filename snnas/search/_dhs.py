@@ -16,6 +16,7 @@ its per-epoch history; ``RUN/search_dynamics.png`` plots alpha per edge, beta, w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator
@@ -41,8 +42,9 @@ class DHSSearch(Strategy):
     """Options (each defaults to the space's ``search`` key): ``energy_lambda`` (number or list),
     ``supernet_warmup``, ``derive_every``, ``batch_size``, ``lr``; and ``max_batches`` (train batches
     per supernet epoch, default all), ``arch_lr`` (0.003), ``time_steps`` / ``stem_channels`` (default
-    the space's largest), ``threads`` (torch threads of supernet training, default torch's; fixed per run
-    because CPU results depend on it)."""
+    the space's largest), ``partial_channels`` (PC-DARTS' K: mixed edges on 1/K of the channels, for
+    memory; default 1, the exact supernet), ``threads`` (torch threads of supernet training, default
+    the machine's cores; fixed per run because CPU results depend on it)."""
 
     name = "dhs"
     conformance = {"budget": 4, "extra_budget": 2, "kill_after": 2,
@@ -74,6 +76,7 @@ class DHSSearch(Strategy):
         data = _load_data(str(cfg.get("dataset") or space.dataset), cfg.get("data_root"),
                           int(cfg.get("data_seed", 0)), tuple(sorted((cfg.get("data_options") or {}).items())))
         spec = supernet_spec(space, self.options.get("time_steps"), self.options.get("stem_channels"))
+        spec = dataclasses.replace(spec, partial_channels=int(self.options.get("partial_channels") or 1))
         self.dir = store.path / SUPERNET_DIR
         self.threads = int(self.options.get("threads") or os.cpu_count() or 1)
         self.trainers = []

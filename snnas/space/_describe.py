@@ -11,6 +11,8 @@ import json
 
 import numpy as np
 
+from snnas.space._names import OP_NAMES
+from snnas.space._ops import NEURON_FLAG, OP_PARAMS
 from snnas.space._schema import REQUIRED, SECTIONS, VALUE_FORMS, Key, num
 from snnas.space._space import NEURON_USES, SearchSpace
 
@@ -109,6 +111,33 @@ _SECTION_TITLES = {
     "search": ("`search`", "Defaults for `snnas search`; command-line options override them."),
 }
 
+_VARIANTS = """\
+### Op variants
+
+An op that ends in a neuron may be listed in `cell.ops` (or as `cell.stem`) with neuron settings
+of its own, which replace the layer's for that op's neuron only. SpikeDHS's candidates `snn_b3` /
+`snn_b5` are one 3x3 spiking conv with surrogate width 3 or 5:
+
+```yaml
+ops:
+  - skip
+  - conv_3x3: {{width: 3}}     # a mapping ...
+  - 'conv_3x3{{width: 5}}'     # ... or a quoted string
+```
+
+Both spellings become one canonical string, `conv_3x3{{width:5}}` (parameters sorted by name, no
+spaces, numbers as written shortest: `5`, `0.5`), which is the op name in architectures (their
+JSON and id), summaries and `snnas.nn.OPS` / `cell_op`; two spellings of one variant are duplicate
+entries. A setting the layer's neuron kind does not use is ignored for it (`tau` on `if`,
+everything on `ann`). A variant may not set the width when `surrogate.width` is `dgs`, nor tau
+when `neuron.tau` is `learnable` (the search moves those per layer); with `plif` among the
+neuron kinds a variant's tau must be > 1. The ops that end in a neuron (registry meta
+`neuron=True`): {ops}.
+
+| parameter | sets | values |
+|---|---|---|
+"""
+
 _OUTRO = """\
 ## Genome
 
@@ -150,6 +179,17 @@ def schema_markdown() -> str:
             full = f"{section}.{k.name}" if section else k.name
             out.append(f"| `{full}` | {_cell(k.type)} | {_cell(_default(k))} | {_cell(k.doc)} | "
                        f"`{_cell(k.example)}` |")
+        if section == "cell":
+            out += ["", *_variants_markdown()]
     out += ["", _OUTRO.rstrip("\n")]
     return "\n".join(out) + "\n"
 
+
+def _variants_markdown() -> list[str]:
+    ops = ", ".join(n for n in OP_NAMES.names("cell") if OP_NAMES.flagged(n, NEURON_FLAG))
+    out = [_VARIANTS.format(ops=ops).rstrip("\n")]
+    for name, p in OP_PARAMS.items():
+        lo, hi = p.elem.lo, p.elem.hi
+        out.append(f"| `{name}` | {_cell(p.doc)} | number {'>' if p.elem.lo_open else '>='} {num(lo)}, "
+                   f"<= {num(hi)} |")
+    return out

@@ -18,20 +18,31 @@ from typing import Any
 
 
 class NameTable:
-    """Names of one registry in registration order, each with an optional group.
+    """Names of one registry in registration order, each with an optional group and flags.
 
     The group is the registry meta key ``group_by`` (for ops, ``kind``: a ``cell`` op vs an
-    ``attention`` op), because a space accepts only some kinds of op in each place.
+    ``attention`` op), because a space accepts only some kinds of op in each place. ``flags`` are
+    boolean meta keys recorded per name, each with its built-in holders (for ops, ``neuron``: the
+    ops that end in a neuron, the only ones a space may list as variants like ``conv_3x3{width:5}``).
     """
 
-    def __init__(self, kind: str, builtin: Iterable[str] | Mapping[str, str], group_by: str | None = None):
+    def __init__(self, kind: str, builtin: Iterable[str] | Mapping[str, str], group_by: str | None = None,
+                 flags: Mapping[str, Iterable[str]] | None = None):
         self.kind, self.group_by = kind, group_by
         self._groups: dict[str, str | None] = (dict(builtin) if isinstance(builtin, Mapping)
                                                else dict.fromkeys(builtin))
+        self._flags: dict[str, set[str]] = {f: set(names) for f, names in (flags or {}).items()}
 
     def add(self, name: str, meta: Mapping[str, Any] | None = None) -> None:
-        """Record ``name`` (called by ``Registry.register``); ``meta`` supplies the group."""
-        self._groups[name] = (meta or {}).get(self.group_by) if self.group_by else None
+        """Record ``name`` (called by ``Registry.register``); ``meta`` supplies the group and flags."""
+        meta = meta or {}
+        self._groups[name] = meta.get(self.group_by) if self.group_by else None
+        for flag, holders in self._flags.items():
+            (holders.add if meta.get(flag) else holders.discard)(name)
+
+    def flagged(self, name: str, flag: str) -> bool:
+        """Whether ``name`` was registered with a true meta ``flag`` (e.g. an op's ``neuron``)."""
+        return name in self._flags.get(flag, ())
 
     def names(self, group: str | None = None) -> list[str]:
         """All names, or those of one group, in registration order."""
@@ -62,8 +73,8 @@ OP_NAMES = NameTable("op", {
     "avg_pool_3x3": "cell", "max_pool_3x3": "cell", "cml_down": "cell",
     "ssa": "attention", "sdsa": "attention", "qk_token": "attention", "qk_channel": "attention",
     "mlp": "mlp", "patch_embed": "stem", "block": "block",
-}, group_by="kind")
-"""Filled by ``snnas.nn.OPS``; grouped by each op's ``kind``."""
+}, group_by="kind", flags={"neuron": ["conv_3x3", "conv_5x5", "dil_conv_3x3", "cml_down"]})
+"""Filled by ``snnas.nn.OPS``; grouped by each op's ``kind``, flagged ``neuron`` when it ends in one."""
 
 DATASET_NAMES = NameTable("dataset", ["digits", "cifar10", "cifar100", "events"])
 """Filled by ``snnas.evaluate.DATASETS``."""

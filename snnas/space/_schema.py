@@ -22,6 +22,7 @@ from snnas.space._names import (
     OP_NAMES,
     SURROGATE_NAMES,
 )
+from snnas.space._ops import OP_PARAMS, CellOp
 from snnas.space._values import (
     CHOICE,
     DGS,
@@ -75,7 +76,8 @@ SURROGATE = Name("surrogate gradient", SURROGATE_NAMES)
 DATASET = Name("dataset", DATASET_NAMES)
 ENCODING = Name("encoding", ENCODING_NAMES)
 HARDWARE = Name("hardware profile", HARDWARE_NAMES)
-CELL_OP = Name("cell op", OP_NAMES, group="cell")
+CELL_OP = CellOp("cell op", OP_NAMES, group="cell")
+"""A cell op or a variant of one (``conv_3x3: {width: 5}``), as its canonical string (``_ops.py``)."""
 
 
 class _Attention(Enum):
@@ -268,9 +270,12 @@ CELL = (
     Key("edges_per_node", "int in [1, 2]", 2, "Incoming edges per node, each from a distinct earlier "
         "state (the two previous cells' outputs or an earlier node of the same cell), each with "
         "one op.", "edges_per_node: 2", plain(Int(1, 2))),
-    Key("ops", "list of names", REQUIRED, "Candidate ops per edge (names in `snnas.nn.OPS` with kind "
-        "`cell`, e.g. skip, zero, conv_3x3, conv_5x5, dil_conv_3x3, avg_pool_3x3, max_pool_3x3).",
-        "ops: [skip, conv_3x3, max_pool_3x3, zero]", listof(CELL_OP)),
+    Key("ops", "list of names or op variants", REQUIRED, "Candidate ops per edge (names in `snnas.nn.OPS` "
+        "with kind `cell`, e.g. skip, zero, conv_3x3, conv_5x5, dil_conv_3x3, avg_pool_3x3, max_pool_3x3), "
+        "or variants of the ops that end in a neuron, with neuron settings of their own: "
+        "`conv_3x3: {width: 5}` or `'conv_3x3{width: 5}'` (parameters " + ", ".join(OP_PARAMS)
+        + "; see *Op variants* below). Two spellings of one variant are duplicates.",
+        "ops: [skip, conv_3x3, {conv_3x3: {width: 5}}, zero]", listof(CELL_OP)),
     Key("multiplier", "int in [1, nodes]", None, "How many of the last nodes the cell output "
         "concatenates (Auto-DeepLab's block multiplier).", "multiplier: 2",
         lambda ctx, path, raw: None if raw is None else Int(1, 8).check(ctx, path, raw),
@@ -291,9 +296,14 @@ CELL = (
     Key("stem_stride", "1 or 2", 1, "Stride of the stem op (cell ops take stride 1 or 2); level 1 is "
         "the input resolution divided by this. The input height and width must be divisible by "
         "`stem_stride * 2**(len(levels) - 1)`.", "stem_stride: 2", plain(Int(1, 2))),
-    Key("stem", "name", "conv_3x3", "The stem: a cell op (a name in `snnas.nn.OPS` with kind `cell`) "
-        "applied with stride `stem_stride` from the input channels to `stem_channels`.",
+    Key("stem", "name or op variant", "conv_3x3", "The stem: a cell op (a name in `snnas.nn.OPS` with "
+        "kind `cell`, or an op variant) applied with stride `stem_stride` from the input channels to "
+        "`stem_channels`.",
         "stem: conv_5x5", plain(CELL_OP)),
+    Key("head", "`gap` | `flatten`", "gap", "What the linear classifier reads from the last layer's "
+        "spikes: `gap` their mean over height and width (DARTS, SpikeDHS), `flatten` every position "
+        "(position-aware, more weights; better on small inputs such as the 8x8 digits, where the "
+        "last level is 4x4 or smaller).", "head: flatten", plain(Enum("cell head", ("gap", "flatten")))),
 )
 
 TRANSFORMER = (

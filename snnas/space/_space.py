@@ -20,6 +20,7 @@ import numpy as np
 
 from snnas.errors import SpaceError
 from snnas.space._architecture import Architecture, NeuronSpec
+from snnas.space._ops import OpError, op_string, parse_op
 from snnas.space._trellis import Trellis
 from snnas.space._validate import Parsed
 from snnas.space._values import ValueSpec
@@ -118,7 +119,7 @@ class SearchSpace:
         self.trellis = p.trellis
         nodes, e, layers = c["nodes"], c["edges_per_node"], c["layers"]
         self.fixed = {"nodes": nodes, "multiplier": c["multiplier"], "stem": c["stem"],
-                      "stem_stride": c["stem_stride"]}
+                      "stem_stride": c["stem_stride"], "head": c["head"]}
         self.settings = {
             "nodes": nodes, "edges_per_node": e, "layers": layers, "ops": list(c["ops"]),
             "n_levels": len(c["levels"]), "transitions": list(c["transitions"]),
@@ -343,7 +344,7 @@ class SearchSpace:
                     raise self._bad(f"cell node {j} has {len(edges)} edges, expected "
                                     f"{f['edges_per_node']}")
                 values[f"node{j}.inputs"] = tuple(s for s, _ in edges)
-                values.update({f"node{j}.op{k}": op for k, (_, op) in enumerate(edges)})
+                values.update({f"node{j}.op{k}": _canonical_op(op) for k, (_, op) in enumerate(edges)})
             try:
                 moves = self.trellis.moves_of(tuple(arch.trellis or ()))
             except ValueError as e:
@@ -450,6 +451,17 @@ class SearchSpace:
     def __repr__(self) -> str:
         return (f"SearchSpace({self.name!r}, family={self.family!r}, genes={self.n_genes}, "
                 f"log10_size={self.log10_size():.2f})")
+
+
+def _canonical_op(op: Any) -> Any:
+    """An op variant in its canonical spelling (``conv_3x3{ width: 5.0 }`` -> ``conv_3x3{width:5}``),
+    so a hand-written architecture encodes; anything else as it is (a wrong name then fails as a choice)."""
+    if not isinstance(op, str) or "{" not in op:
+        return op
+    try:
+        return op_string(*parse_op(op))
+    except OpError:
+        return op
 
 
 def _single(spec: ValueSpec) -> Any:

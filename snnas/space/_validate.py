@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from snnas.space._ops import op_params
 from snnas.space._schema import (
     REQUIRED,
     SECTIONS,
@@ -174,11 +175,30 @@ def _check_cell(ctx: Ctx, p: Parsed) -> None:
     if cell["multiplier"] is not None and cell["multiplier"] > cell["nodes"]:
         ctx.fail(("cell", "multiplier"), f"multiplier {cell['multiplier']} must be <= nodes "
                  f"{cell['nodes']}")
+    _check_op_variants(ctx, p)
     _, h, w = p["task"]["input_shape"]
     div = cell["stem_stride"] * 2 ** (n_levels - 1)
     if h % div or w % div:
         ctx.fail(("cell", "levels"), f"input {h}x{w} is not divisible by {div} (stem_stride "
                  f"{cell['stem_stride']} x 2^{n_levels - 1} for level {level_str(n_levels - 1)})")
+
+
+def _check_op_variants(ctx: Ctx, p: Parsed) -> None:
+    """An op variant's settings must not contradict the neuron section: a width of its own is no
+    width if DGS moves every width of the layer, nor a tau if tau is learned; plif taus are > 1."""
+    cell, tau = p["cell"], p["neuron"]["tau"]
+    dgs = p["surrogate"]["width"].form == "dgs"
+    plif = "plif" in p["neuron"]["kind"].choices
+    entries: list[tuple[FieldPath, str]] = [(("cell", "ops", i), op) for i, op in enumerate(cell["ops"])]
+    for path, op in [*entries, (("cell", "stem"), cell["stem"])]:
+        params = dict(op_params(op))
+        if "width" in params and dgs:
+            ctx.fail(path, f"{op} sets its own surrogate width, but surrogate.width is moved by DGS "
+                     "(dgs: true); drop one of them")
+        if "tau" in params and tau.learnable:
+            ctx.fail(path, f"{op} sets its own tau, but neuron.tau is learnable; drop one of them")
+        if "tau" in params and plif and params["tau"] <= 1.0:
+            ctx.fail(path, f"{op}: tau {params['tau']:g} must be > 1 for plif (1/tau = sigmoid(w))")
 
 
 def _check_transformer(ctx: Ctx, p: Parsed) -> None:

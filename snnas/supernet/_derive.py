@@ -75,7 +75,8 @@ def supernet_spec(space: Any, time_steps: int | None = None, stem_channels: int 
         n_levels=int(f["n_levels"]), moves=tuple(f["transitions"]), heads=tuple(f["head_levels"]),
         stem_channels=C, time_steps=T, neurons=tuple(neurons), multiplier=space.fixed.get("multiplier"),
         stem=space.fixed.get("stem", "conv_3x3"), stem_stride=int(space.fixed.get("stem_stride", 1)),
-        tau_bounds=bounds if uses_tau else None, shared_neuron=space.shared_neuron)
+        tau_bounds=bounds if uses_tau else None, shared_neuron=space.shared_neuron,
+        head=str(space.fixed.get("head", "gap")), input_size=(int(space.input_shape[1]), int(space.input_shape[2])))
 
 
 def derive(net: CellSupernet, space: Any) -> Architecture:

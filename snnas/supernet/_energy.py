@@ -13,7 +13,8 @@ differentiably, by the probability that the derived network contains the part:
 where ``P_i`` are the trellis marginals, ``reads_0/1`` the probability that the cell reads that input
 and ``live_i`` that layer i's output is read at all (the discrete network skips what nothing reads).
 With one-hot weights this is exactly ``count_energy(build_network(derived))`` on the same batch; as
-training goes, `measure` is called again so the firing rates follow the weights.
+training goes, `measure` is called again so the firing rates follow the weights. With partial
+channels (PC-DARTS) each candidate is counted on its C/K channels and scaled to full width (`_widen`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ from snnas.evaluate._energy_rows import price_rows
 from snnas.nn._registry import OPS
 from snnas.supernet._net import CellSupernet, MixedEdge, MixedResample
 from snnas.supernet._paths import input_weights, marginals
+
+
+def _widen(edge: MixedEdge, k: int) -> float:
+    """From a partial-channel (PC-DARTS) candidate's energy to its full-width op's: a conv (an op
+    ending in a neuron) has K times the input events and K times the output channels, a per-channel
+    op (pool, skip) K times the channels. Exact for K = 1; an estimate otherwise (the events of the
+    seen channels stand for the others')."""
+    K = edge.partial
+    return float(K * K if k in edge.spiking else K)
 
 
 class SupernetEnergy:
@@ -62,13 +72,16 @@ class SupernetEnergy:
                     for j, node_ops in enumerate(cell.ops):
                         for src, edge in enumerate(node_ops):
                             (x,) = seen[edge]
+                            x = x[:, :, : x.shape[2] // edge.partial]
                             parts += [(f"{base}.ops.{j}.{src}.ops.{k}", op, x, True)
                                       for k, op in enumerate(edge.ops) if k not in edge.silent]
                     for n, pre in enumerate((cell.pre0, cell.pre1)):
                         sources, size = seen[pre]
                         parts += [(f"{base}.pre{n}.resample.{a}", functools.partial(res, size=size), state, True)
                                   for a, ((_, state), res) in enumerate(zip(sources, pre.resample, strict=True))]
-            parts += [(f"heads.{h}", net.heads[str(h)], seen[net.heads[str(h)]][0], False) for h in net.head_levels]
+            # a flatten head reads the states themselves (events), a gap head their spatial means
+            parts += [(f"heads.{h}", net.heads[str(h)], seen[net.heads[str(h)]][0], net.flatten)
+                      for h in net.head_levels]
             counter.attach()
             with counter:
                 for _, part, x, spike in parts:
@@ -91,7 +104,8 @@ class SupernetEnergy:
                 for j, node_ops in enumerate(cell.ops):
                     for src, edge in enumerate(node_ops):
                         self.ops[(i, lv, edge.index)] = torch.tensor(
-                            [mj.get(f"{base}.ops.{j}.{src}.ops.{k}", 0.0) for k in range(len(edge.ops))])
+                            [mj.get(f"{base}.ops.{j}.{src}.ops.{k}", 0.0) * _widen(edge, k)
+                             for k in range(len(edge.ops))])
                 for n, pre in enumerate((cell.pre0, cell.pre1)):
                     self.pre[(i, lv, n)] = torch.tensor(
                         [mj[f"{base}.pre{n}.resample.{a}"] for a in range(len(pre.resample))])

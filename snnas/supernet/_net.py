@@ -25,11 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from snnas.nn._cells import Cell, Resample, cell_op
+from snnas.nn._cells import Cell, Resample, cell_op, level_size
 from snnas.nn._layers import split_neuron
 from snnas.nn._registry import OPS
 from snnas.space._architecture import Architecture, NeuronSpec
-from snnas.spiking import PLIFNode, Surrogate, make_neuron
+from snnas.spiking import PLIFNode, Surrogate
 from snnas.supernet._paths import MoveTable, input_weights, marginals
 
 MIXED = "mixed"
@@ -45,38 +45,129 @@ class _Current:
     marginals: list[torch.Tensor]
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """PC-DARTS' channel shuffle on ``[T, B, C, H, W]``: interleave ``groups`` blocks of channels."""
+    t, b, c, h, w = x.shape
+    return x.view(t, b, groups, c // groups, h, w).transpose(2, 3).reshape(t, b, c, h, w)
+
+
 class MixedEdge(nn.Module):
     """One cell edge over candidate ops: ``sum_k w_k op_k(x)`` with the neuron-ending candidates
-    combined before their neuron, ``neuron(sum_k w_k body_k(x))`` (one neuron per distinct neuron
-    config of the candidates, which all share the layer's here)."""
+    combined before their neuron, ``neuron_g(sum_{k in g} w_k body_k(x))``, one neuron per group ``g``
+    of candidates whose neurons are configured alike (a group's neuron is its first member's own
+    neuron; op variants with another surrogate width form their own group).
+
+    ``partial`` K > 1 is PC-DARTS' partial-channel connection: the candidates see the first C/K
+    channels only (built C/K wide), the other channels pass through unchanged, and the result is
+    channel-shuffled so the next edge mixes another part. It cuts the mixed edge's memory and time by
+    about K; the supernet then no longer equals a discrete network, which is always built full width.
+
+    Memory: autograd keeps little per candidate. A body with ``body_scaled`` (spiking convs) gets
+    ``w_k`` folded into its BN affine, so only its BN input is saved (``w_k * body_k(x)`` would also
+    keep the BN output for the gradient of ``w_k``); a candidate without parameters or buffers
+    (pools) is mixed by `_RecomputeScaled`, which saves nothing but ``x`` and ``w_k`` and recomputes
+    ``op_k(x)`` in backward; skip's ``w_k * x`` keeps only ``x``, which is alive anyway. Forward
+    drops its temporaries as soon as they are summed and adds into its own partial sums in place.
+    Same values (bit for bit at one-hot weights), gradients and BN running statistics as the plain
+    ``sum_k w_k op_k(x)`` with the neuron-ending bodies summed before the neuron."""
+
+    class _RecomputeScaled(torch.autograd.Function):
+        """``w * op(x)`` for a scalar ``w`` and an ``op`` without parameters or buffers: saves ``x``
+        and ``w`` only and reruns ``op(x)`` in backward (exact, no side effects) for the gradients
+        of ``w`` and ``x``, instead of saving ``op(x)`` (so forward hooks on ``op`` run again in
+        backward). Not twice differentiable."""
+
+        @staticmethod
+        def forward(ctx, op: nn.Module, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            ctx.op = op
+            ctx.save_for_backward(x, w)
+            y = op(x)
+            fresh = y.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+            # a fresh tensor that is no view (detach: not of op's own intermediate, e.g. an
+            # unflatten), so that MixedEdge may add to it in place
+            return y.mul_(w).detach() if fresh and y.shape == torch.broadcast_shapes(y.shape, w.shape) else w * y
+
+        @staticmethod
+        @torch.autograd.function.once_differentiable
+        def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+            x, w = ctx.saved_tensors
+            need_x, need_w = ctx.needs_input_grad[1], ctx.needs_input_grad[2]
+            with torch.enable_grad():
+                xd = x.detach().requires_grad_(need_x)
+                y = ctx.op(xd)
+            gx = torch.autograd.grad(y, xd, grad * w)[0] if need_x else None
+            gw = None
+            if need_w:  # y is free once x's gradient is out: reuse its memory for grad * y
+                y = y.detach()
+                fresh = y.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+                gw = (y.mul_(grad) if fresh and y.shape == grad.shape else y * grad).sum()
+            return None, gx, gw
 
     def __init__(self, index: int, ops: Sequence[str], channels: int, neuron: dict[str, Any],
-                 current: _Current):
+                 current: _Current, partial: int = 1):
         super().__init__()
-        self.index, self.names = index, tuple(ops)
-        self.ops = nn.ModuleList(cell_op(op)(channels, channels, 1, neuron) for op in ops)
-        self.spiking = tuple(k for k, m in enumerate(self.ops) if split_neuron(m) is not None)
+        if partial < 1 or channels % partial:
+            raise ValueError(f"partial channels: K = {partial} must be >= 1 and divide the edge's {channels} channels")
+        self.index, self.names, self.partial = index, tuple(ops), int(partial)
+        width = channels // self.partial
+        self.ops = nn.ModuleList(cell_op(op)(width, width, 1, neuron) for op in ops)
         self.silent = tuple(k for k, op in enumerate(ops) if not OPS.meta(op).get("reads_input", True))
-        self.neuron = make_neuron(**dict(neuron)) if self.spiking else None
+        groups: dict[str, list[int]] = {}
+        for k, m in enumerate(self.ops):
+            n = split_neuron(m)
+            if n is not None and k not in self.silent:
+                groups.setdefault(repr(n), []).append(k)
+        self.groups = tuple(tuple(g) for g in groups.values())
+        self.spiking = tuple(k for g in self.groups for k in g)
+        self.recompute = tuple(
+            k for k, m in enumerate(self.ops) if k not in self.silent and k not in self.spiking
+            and not isinstance(m, nn.Identity) and next(m.parameters(), None) is None
+            and next(m.buffers(), None) is None)
+        """Candidates mixed by `_RecomputeScaled` (pools: no parameters, no buffers)."""
         self._current = current
+
+    @staticmethod
+    def _add(acc: torch.Tensor | None, own: bool, t: torch.Tensor, t_own: bool = False) -> tuple[torch.Tensor, bool]:
+        """``acc + t`` and whether the result is ours to add to in place: a sum made here or a
+        `_RecomputeScaled` output (``own``, ``t_own``), never another op's output, which autograd
+        may have saved. Adding in place saves an allocation."""
+        if acc is None:
+            return t, t_own
+        if own:
+            return acc.add_(t), True
+        return (t.add_(acc) if t_own else acc + t), True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self._current.edges[self.index]
-        out, u = None, None
+        rest = None
+        if self.partial > 1:
+            c = x.shape[2] // self.partial
+            x, rest = x[:, :, :c], x[:, :, c:]
+        out, own = None, False
+        # the others first: backward runs last-made first, so theirs then runs after the convs' is
+        # done and their saved tensors are freed
         for k, op in enumerate(self.ops):
-            if k in self.silent:
+            if k in self.silent or k in self.spiking:
                 continue
-            if k in self.spiking:
-                b = w[k] * op.body(x)
-                u = b if u is None else u + b
+            if k in self.recompute:
+                out, own = self._add(out, own, self._RecomputeScaled.apply(op, x, w[k]), True)
             else:
-                y = w[k] * op(x)
-                out = y if out is None else out + y
-        if u is not None:
-            s = self.neuron(u)
-            out = s if out is None else out + s
+                out, own = self._add(out, own, w[k] * op(x))
+        for g in self.groups:
+            u, u_own = None, False
+            for k in g:
+                op = self.ops[k]
+                b = op.body_scaled(x, w[k]) if hasattr(op, "body_scaled") else w[k] * op.body(x)
+                u, u_own = self._add(u, u_own, b)
+                del b
+            s = split_neuron(self.ops[g[0]])(u)
+            del u
+            out, own = self._add(out, own, s)
+            del s
         if out is None:  # only silent candidates
             out = self.ops[0](x)
+        if rest is not None:
+            out = channel_shuffle(torch.cat([out, rest], dim=2), self.partial)
         return out
 
 
@@ -119,6 +210,11 @@ class SupernetSpec:
     tau_bounds: tuple[float, float] | None = None
     """Learn one tau per layer within these bounds (None: tau is fixed)."""
     shared_neuron: bool = False
+    partial_channels: int = 1
+    """PC-DARTS' K: each mixed edge runs its candidates on 1/K of the channels (`MixedEdge`)."""
+    head: str = "gap"
+    input_size: tuple[int, int] | None = None
+    """Input height and width (a ``flatten`` head's width depends on it)."""
 
 
 def edge_list(nodes: int) -> list[tuple[int, int]]:
@@ -172,7 +268,7 @@ class CellSupernet(nn.Module):
                 cfg = configs[i]
 
                 def edge(j: int, src: int, _op: str, width=width, cfg=cfg) -> nn.Module:
-                    return MixedEdge(index[(j, src)], spec.ops, width, cfg, self._current)
+                    return MixedEdge(index[(j, src)], spec.ops, width, cfg, self._current, spec.partial_channels)
 
                 def pre(k: int, levels: list[int], width=width, s=s, cfg=cfg, ch=channels) -> nn.Module:
                     return MixedResample([(ch[k][lv], lv) for lv in levels], width, s, cfg)
@@ -184,7 +280,11 @@ class CellSupernet(nn.Module):
             states = [states[1], self.table.reachable[i]]
             channels = [channels[1], {lv: out_ch[lv] for lv in self.table.reachable[i]}]
         self.head_levels = [h for h in self.table.reachable[-1] if h in self.trellis.heads]
-        self.heads = nn.ModuleDict({str(h): nn.Linear(out_ch[h], spec.num_classes) for h in self.head_levels})
+        self.flatten = spec.head == "flatten"
+        area = {h: math.prod(level_size(spec.input_size, spec.stem_stride, h)) if self.flatten else 1
+                for h in self.head_levels}
+        self.heads = nn.ModuleDict({str(h): nn.Linear(out_ch[h] * area[h], spec.num_classes)
+                                    for h in self.head_levels})
         self._tie_neurons()
 
     # ---- neurons ----------------------------------------------------------------------------
@@ -298,7 +398,8 @@ class CellSupernet(nn.Module):
         p_last = cur.marginals[-1]
         logits = None
         for h in self.head_levels:
-            y = p_last[h] * self.heads[str(h)](prev[1][h].mean(dim=(-2, -1))).mean(0)
+            s = prev[1][h]
+            y = p_last[h] * self.heads[str(h)](s.flatten(2) if self.flatten else s.mean(dim=(-2, -1))).mean(0)
             logits = y if logits is None else logits + y
         return logits
 
@@ -306,6 +407,9 @@ class CellSupernet(nn.Module):
     def subnet_state(self, arch: Architecture, model: nn.Module) -> dict[str, torch.Tensor]:
         """The state dict for ``model = build_network(space, arch)`` taken from this supernet's
         shared weights (the path's cells, the chosen ops, the shared neurons, the head)."""
+        if self.spec.partial_channels > 1:
+            raise ValueError("a partial-channel supernet (K > 1) holds C/K-wide ops: train the derived "
+                             "network from scratch instead of inheriting its weights")
         own = self.state_dict()
         out: dict[str, torch.Tensor] = {}
         target = model.state_dict()
@@ -330,7 +434,9 @@ class CellSupernet(nn.Module):
                 for k, (src, op) in enumerate(node):
                     edge = f"{base}ops.{j}.{src}."
                     op_i = self.spec.ops.index(op)
-                    take(f"cells.{i}.ops.{j}.{k}.neuron.", edge + "neuron.")
+                    mixed = self.get_submodule(f"cells.{i}.{lv}.ops.{j}.{src}")
+                    group = next((g for g in mixed.groups if op_i in g), (op_i,))
+                    take(f"cells.{i}.ops.{j}.{k}.neuron.", f"{edge}ops.{group[0]}.neuron.")
                     for key in target:
                         p = f"cells.{i}.ops.{j}.{k}."
                         if key.startswith(p) and not key.startswith(p + "neuron."):

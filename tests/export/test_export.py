@@ -73,11 +73,11 @@ def _surrogate_case(name: str):
                   NeuronSpec("psn", None, False, 1.0, 0.0, name, 2.3), NeuronSpec("lif", 2.0, False, 0.9, None, name)))
 
 
-def _cell_op_case(op: str):
+def _cell_op_case(op: str, **fixed):
     """Cell op ``op`` on every edge, at both strides (the trellis goes down and up)."""
     arch = Architecture("cell", 4, (NeuronSpec("lif"),) * 4, cell=(((0, op), (1, op)), ((2, op), (1, op))),
                         trellis=(0, 1, 1, 0), stem_channels=8)
-    return build_from_architecture(arch, SHAPE, 10), arch, SHAPE
+    return build_from_architecture(arch, SHAPE, 10, **fixed), arch, SHAPE
 
 
 def _sampled_case(space_name: str, **change):
@@ -102,6 +102,7 @@ CASES = {
     "sampled-digits": lambda: _sampled_case("digits"),
     "sampled-digits_transformer": lambda: _sampled_case("digits_transformer"),
     "lif-per-channel-tau": _per_channel_tau_case,
+    "cell-head-flatten": lambda: _cell_op_case("conv_3x3", head="flatten"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -146,6 +147,22 @@ def test_build_network_reads_space_and_records_build_args():
     assert torch.equal(model(x), again(x))
     for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
+
+
+@pytest.mark.parametrize("trellis, area", [((0, 1), 16), ((0, 0), 64), ((1, 2), 4)])
+def test_flatten_head_reads_every_position_of_the_last_level(trellis, area):
+    arch = cell_arch(trellis, cell=(((0, "conv_3x3"), (1, "skip")), ((2, "conv_3x3"), (0, "skip"))))
+    gap = build_from_architecture(arch, SHAPE, 10)
+    flat = build_from_architecture(arch, SHAPE, 10, head="flatten")
+    assert flat.head.in_features == gap.head.in_features * area
+    run(flat)
+    # odd sizes and a strided stem: ceil halvings, as the ops give
+    small = replace(arch, trellis=(0, 1))
+    odd = build_from_architecture(small, (1, 9, 7), 10, head="flatten", stem_stride=2)
+    assert odd.head.in_features == build_from_architecture(small, SHAPE, 10).head.in_features * 3 * 2  # 5x4 -> 3x2
+    run(odd, shape=(1, 9, 7))
+    with pytest.raises(SpaceError, match="head"):
+        build_from_architecture(arch, SHAPE, 10, head="max")
 
 
 def test_build_network_without_fixed():

@@ -56,18 +56,21 @@ import json
 from snnas.space import _names as n
 tables = {"neuron": n.NEURON_NAMES, "surrogate": n.SURROGATE_NAMES, "op": n.OP_NAMES, "dataset": n.DATASET_NAMES,
           "encoding": n.ENCODING_NAMES, "hardware": n.HARDWARE_NAMES}
-builtin = {k: [[name, t.group(name)] for name in t.names()] for k, t in tables.items()}
+def row(k, t, name):
+    return [name, t.group(name), t.flagged(name, "neuron")]
+builtin = {k: [row(k, t, name) for name in t.names()] for k, t in tables.items()}
 import snnas.evaluate as ev, snnas.nn as nn, snnas.spiking as sp
 regs = {"neuron": sp.NEURONS, "surrogate": sp.SURROGATES, "op": nn.OPS, "dataset": ev.DATASETS,
         "encoding": ev.ENCODINGS, "hardware": ev.HARDWARE}
-registered = {k: [[name, r.meta(name).get("kind") if k == "op" else None] for name in r.names()]
+registered = {k: [[name, r.meta(name).get("kind") if k == "op" else None,
+                   bool(r.meta(name).get("neuron")) if k == "op" else False] for name in r.names()]
               for k, r in regs.items()}
-after = {k: [[name, t.group(name)] for name in t.names()] for k, t in tables.items()}
+after = {k: [row(k, t, name) for name in t.names()] for k, t in tables.items()}
 print(json.dumps([builtin, registered, after]))
 """
     builtin, registered, after = json.loads(_run(code))
-    assert builtin == registered  # same names, same order (error messages list them), same op kinds
-    assert after == registered    # registering the built-ins added nothing unknown
+    assert builtin == registered  # same names, same order (error messages list them), same op kinds and
+    assert after == registered    # neuron flags (op variants); registering the built-ins added nothing unknown
 
 
 def test_a_registered_plugin_is_valid_in_a_space():

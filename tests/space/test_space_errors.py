@@ -95,7 +95,8 @@ CASES = [
     (CELL, 9, "  ops: [skip, skip]", "x.yaml:9 cell.ops[1]: duplicate entry 'skip'"),
     (CELL, 9, "  ops: skip", "x.yaml:9 cell.ops: expected a list, got 'skip' (string)"),
     (CELL, 9, "  ops: []", "x.yaml:9 cell.ops: expected at least 1 entry"),
-    (CELL, 9, "  ops: [skip, {a: 1}]", "x.yaml:9 cell.ops[1]: expected a name, got {'a': 1} (mapping)"),
+    (CELL, 9, "  ops: [skip, {a: 1}]", "x.yaml:9 cell.ops[1]: expected a name, or an op variant like "
+     "conv_3x3: {width: 5}, got {'a': 1} (mapping)"),
     (CELL, 11, "  levels: [1, 1/4]", "x.yaml:11 cell.levels[1]: levels must start at 1 and halve at "
      "each entry: expected 1/2, got '1/4'"),
     (CELL, 11, "  levels: [1, 3/4]", "x.yaml:11 cell.levels[1]: level '3/4' must be one of 1, 1/2"),

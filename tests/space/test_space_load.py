@@ -59,10 +59,12 @@ def test_paper_spaces_have_the_paper_settings():
     dhs = load_space("spikedhs_cifar10")
     assert dhs.settings["nodes"] == 3 and dhs.settings["layers"] == 8
     assert dhs.settings["n_levels"] == 4 and dhs.settings["stem_channels"] == 48
-    assert set(dhs.settings["ops"]) == {"skip", "conv_3x3"}
+    # the paper's candidates: skip_connect, snn_b3, snn_b5 (a 3x3 conv with dspike width 3 / 5)
+    assert dhs.settings["ops"] == ["skip", "conv_3x3{width:3}", "conv_3x3{width:5}"]
+    assert dhs.shared_neuron and dhs.defaults["strategy"] == "dhs"
     arch = dhs.sample(np.random.default_rng(1))
     assert arch.time_steps == 6 and {n.surrogate for n in arch.neurons} == {"dspike"}
-    assert {n.alpha for n in arch.neurons} <= {3.0, 5.0}
+    assert {n.alpha for n in arch.neurons} == {3.0}  # the layer's width; snn_b5 sets its own
     auto = load_space("autospikformer_cifar100")
     choices = {d.name: d.choices for d in auto.decisions}
     assert choices["depth"] == (2, 3, 4) and choices["embed_dim"] == (192, 240, 336, 384)

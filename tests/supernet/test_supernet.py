@@ -55,8 +55,10 @@ def digits_space():
     return load_space(DIGITS)
 
 
-def test_one_hot_supernet_computes_build_network_outputs_and_energy(digits_space):
-    space = digits_space
+@pytest.mark.parametrize("head", ["flatten", "gap"])
+def test_one_hot_supernet_computes_build_network_outputs_and_energy(head):
+    space = load_space_text(open(DIGITS).read().replace("head: flatten", f"head: {head}"), name=head)
+    assert space.fixed["head"] == head
     spec = replace(supernet_spec(space, time_steps=2), tau_bounds=None)
     torch.manual_seed(0)
     net = CellSupernet(spec)
@@ -147,3 +149,35 @@ def test_dhs_search_through_the_cli(tmp_path):
     assert (run / "search_dynamics.png").stat().st_size > 0
     hist = json.loads((run / "checkpoints" / "supernet" / "lambda1-history.json").read_text())
     assert hist["energy_lambda"] == 2.0 and hist["history"][0]["derived"]
+
+
+def test_partial_channels_mix_a_quarter_and_keep_the_rest(digits_space):
+    """PC-DARTS (K = 4): candidates are C/4 wide, the other channels pass through (shuffled), the
+    energy term counts the candidates at full width, and weights are not inherited from it."""
+    from snnas.supernet._net import MixedEdge, channel_shuffle
+
+    torch.manual_seed(0)
+    full = CellSupernet(supernet_spec(digits_space, time_steps=2))
+    part = CellSupernet(replace(supernet_spec(digits_space, time_steps=2), partial_channels=4))
+    edge = next(m for m in part.modules() if isinstance(m, MixedEdge))
+    wide = next(m for m in full.modules() if isinstance(m, MixedEdge))
+    conv = edge.names.index("conv_3x3")
+    assert edge.ops[conv].conv.weight.shape[:2] == (4, 4)  # 16 / 4 channels in and out
+    assert wide.ops[conv].conv.weight.shape[:2] == (16, 16)
+    x = torch.rand(2, 3, 16, 8, 8)
+    part.refresh()
+    y = edge(x)
+    assert y.shape == x.shape
+    # channels 4.. come through untouched, at the places the shuffle puts them
+    unshuffled = channel_shuffle(y, 16 // 4)  # the inverse of a shuffle with 4 groups
+    assert torch.equal(unshuffled[:, :, 4:], x[:, :, 4:])
+    xs = torch.rand(2, 8, 1, 8, 8) * 2
+    part(xs).sum().backward()  # trains
+    e_full, e_part = SupernetEnergy(full), SupernetEnergy(part)
+    e_full.measure(xs)
+    e_part.measure(xs)
+    ratio = float(e_part.expected().detach()) / float(e_full.expected().detach())
+    assert 0.3 < ratio < 3.0, ratio  # the same order of magnitude: candidates are scaled to full width
+    with pytest.raises(ValueError, match="partial-channel"):
+        arch = replace(digits_space.sample(0), time_steps=2)
+        part.subnet_state(arch, build_network(digits_space, arch))
