@@ -18,7 +18,7 @@ at least the cheapest dhs candidate's (a cheaper one cannot be dominated by any 
 the share that some dhs candidate dominates (proxy val accuracy >= and energy <=, one of them
 strictly; both searches score candidates with the same proxy). Target: >= 80 %.
 
-Usage: python scripts/compare_dhs_random.py [--lambdas 0 0.3 1] [--workers 2] [-q]
+Usage: python scripts/compare_dhs_random.py [--lambdas 0 0.1 0.3] [--workers 2] [-q]
 """
 
 from __future__ import annotations
@@ -68,7 +68,10 @@ def run_random(out: Path, seconds: float, args: argparse.Namespace) -> float:
            "--budget", "100000", "--seed", str(args.seed), "--workers", str(args.workers),
            "--final-top-k", "0", "--out", str(out), "-q"]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # SIGINT back to its default in the child: a script started in the background (`cmd &`) has it
+    # ignored, and the child would inherit that
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -151,7 +154,7 @@ def plot(path: Path, fronts: dict[str, pd.DataFrame], proxies: dict[str, pd.Data
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 0.3, 1.0], help="dhs energy weights")
+    ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 0.1, 0.3], help="dhs energy weights")
     ap.add_argument("--rounds", type=int, default=1, help="dhs derivations per lambda (budget = rounds x lambdas)")
     ap.add_argument("--warmup", type=int, default=3, help="dhs supernet warm-up epochs")
     ap.add_argument("--every", type=int, default=4, help="dhs supernet epochs per derivation")

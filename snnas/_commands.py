@@ -150,7 +150,7 @@ def _space_sample(args: argparse.Namespace) -> int:
 
 
 _RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "proxy_epochs", "batch_size", "data_root", "out", "device",
-              "gpus_per_worker", "final_top_k", "final_epochs", "final_seeds")
+              "gpus_per_worker", "final_top_k", "final_epochs", "final_seeds", "final_lr")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -167,6 +167,8 @@ def _search(args: argparse.Namespace) -> int:
         v = getattr(args, flag)
         if v is not None and v < 0:
             raise SnnasError(f"--{flag.replace('_', '-')} must be >= 0, got {v:g}")
+    if args.final_lr is not None and not (math.isfinite(args.final_lr) and args.final_lr > 0):
+        raise SnnasError(f"--final-lr must be a positive number, got {args.final_lr:g}")
     if args.resume:
         run = _check_resume(args, se)
         if run is None:
@@ -197,7 +199,7 @@ def _search(args: argparse.Namespace) -> int:
         cfg = se.eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size,
                                  data_root=args.data_root, threads=args.threads, device=device)
         final = {k: v for k, v in (("top_k", args.final_top_k), ("epochs", args.final_epochs),
-                                   ("seeds", args.final_seeds)) if v is not None}
+                                   ("seeds", args.final_seeds), ("lr", args.final_lr)) if v is not None}
         result = _interruptible(out, lambda: se.search(
             space.path, out, strategy=strategy, budget=args.budget, seed=seed, eval_config=cfg,
             workers=args.workers or 1, address=args.address, quiet=args.quiet, argv=sys.argv, final=final,

@@ -106,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
                     "final stage off (default: the space's search.final_top_k, else 3)")
     se.add_argument("--final-epochs", type=int, help="epochs of each final retraining (default: the space's "
                     "search.final_epochs, else 20)")
+    se.add_argument("--final-lr", type=float, help="learning rate of the final retraining (default: the "
+                    "space's search.final_lr, else search.lr)")
     se.add_argument("--final-seeds", type=int, help="seeds per retrained candidate (default: the space's "
                     "search.final_seeds, else 2)")
     se.add_argument("--resume", metavar="RUN", help="continue a run directory (interrupted or finished)")

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from snnas.errors import SpaceError
 from snnas.runs import CandidateRecord, RunStore, write_json_atomic
 from snnas.search._strategy import STRATEGIES, Proposal, Strategy, genome_of
 from snnas.space._architecture import Architecture
@@ -40,11 +41,13 @@ def _floats(value: Any) -> list[float]:
                      "like any candidate (budget = derived candidates)")
 class DHSSearch(Strategy):
     """Options (each defaults to the space's ``search`` key): ``energy_lambda`` (number or list),
-    ``supernet_warmup``, ``derive_every``, ``batch_size``, ``lr``; and ``max_batches`` (train batches
-    per supernet epoch, default all), ``arch_lr`` (0.003), ``time_steps`` / ``stem_channels`` (default
-    the space's largest), ``partial_channels`` (PC-DARTS' K: mixed edges on 1/K of the channels, for
-    memory; default 1, the exact supernet), ``threads`` (torch threads of supernet training, default
-    the machine's cores; fixed per run because CPU results depend on it)."""
+    ``supernet_warmup``, ``derive_every``, ``batch_size``, ``lr``, ``arch_lr`` (0.003),
+    ``partial_channels`` (PC-DARTS' K, default 1: the exact supernet), ``time_steps`` (key
+    ``supernet_time_steps``, default the space's largest T); and ``max_batches`` (train batches per
+    supernet epoch, default all), ``stem_channels`` (default the space's largest), ``threads``
+    (torch threads of supernet training, default the machine's cores; fixed per run because CPU
+    results depend on it). Where the space lists the ``ann`` neuron kind, every layer gets a hybrid
+    gate between spiking and non-spiking neurons, settled by the same loss (energy term included)."""
 
     name = "dhs"
     conformance = {"budget": 4, "extra_budget": 2, "kill_after": 2,
@@ -75,19 +78,24 @@ class DHSSearch(Strategy):
         cfg = dict(self.eval_config or {})
         data = _load_data(str(cfg.get("dataset") or space.dataset), cfg.get("data_root"),
                           int(cfg.get("data_seed", 0)), tuple(sorted((cfg.get("data_options") or {}).items())))
-        spec = supernet_spec(space, self.options.get("time_steps"), self.options.get("stem_channels"))
-        spec = dataclasses.replace(spec, partial_channels=int(self.options.get("partial_channels") or 1))
+        spec = supernet_spec(space, self.options.get("time_steps") or self._option("supernet_time_steps"),
+                             self.options.get("stem_channels"))
+        spec = dataclasses.replace(spec, partial_channels=int(self._option("partial_channels", 1)))
         self.dir = store.path / SUPERNET_DIR
         self.threads = int(self.options.get("threads") or os.cpu_count() or 1)
         self.trainers = []
         for k, lam in enumerate(self._lambdas):
             dc = DHSConfig(energy_lambda=lam, warmup=int(self._option("supernet_warmup", 2)),
                            batch_size=int(self._option("batch_size", 64)), lr=float(self._option("lr", 0.005)),
-                           arch_lr=float(self.options.get("arch_lr", 0.003)),
+                           arch_lr=float(self._option("arch_lr", 0.003)),
                            max_batches=self.options.get("max_batches"), seed=seed, encoding=space.encoding,
                            hardware=str(cfg.get("hardware") or space.hardware),
                            device=resolve_device(cfg.get("device", "cpu")), dgs=space.dgs)
-            t = SupernetTrainer(spec, data, dc)
+            try:
+                t = SupernetTrainer(spec, data, dc)
+            except SpaceError as e:  # e.g. partial_channels not dividing a width: name the file
+                raise SpaceError(e.message, file=e.file or str(getattr(space, "path", "")) or None,
+                                 path=e.path) from None
             path = self._path(k)
             if path.exists():
                 import torch

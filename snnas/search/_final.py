@@ -24,7 +24,8 @@ from snnas.search._candidate import eval_config_for, evaluate_candidate
 
 FINAL_DEFAULTS = {"top_k": 3, "epochs": 20, "seeds": 2}
 """The final stage when neither the space (``search.final_top_k`` / ``final_epochs`` /
-``final_seeds``) nor the command line says otherwise."""
+``final_seeds``) nor the command line says otherwise. Its learning rate (``final_lr``) defaults to
+the search's own (``search.lr``)."""
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,27 @@ class SeedJob:
 
 
 def final_config(space: Any, top_k: int | None = None, epochs: int | None = None,
-                 seeds: int | None = None) -> dict[str, int]:
-    """The final stage of a run: arguments, else the space's ``search.final_*`` keys, else defaults."""
+                 seeds: int | None = None, lr: float | None = None) -> dict[str, Any]:
+    """The final stage of a run: arguments, else the space's ``search.final_*`` keys, else defaults
+    (``lr`` None: the search's learning rate)."""
     d = dict(getattr(space, "defaults", None) or {})
-    out = {}
+    out: dict[str, Any] = {}
     for key, given in (("top_k", top_k), ("epochs", epochs), ("seeds", seeds)):
         value = given if given is not None else d.get(f"final_{key}", FINAL_DEFAULTS[key])
         out[key] = int(value)
+    lr = lr if lr is not None else d.get("final_lr")
+    out["lr"] = None if lr is None else float(lr)
     return out
 
 
 def retrain_recipe(store: RunStore, space: Any, epochs: int) -> dict:
-    """The run's own evaluation config with ``epochs`` of training and the test split."""
+    """The run's own evaluation config with ``epochs`` of training, the final stage's learning rate
+    (when the run sets one) and the test split."""
     recipe = dict(store.config.get("eval_config") or eval_config_for(space))
     recipe["train"] = {**(recipe.get("train") or {}), "epochs": int(epochs)}
+    lr = (store.config.get("final") or {}).get("lr")
+    if lr is not None:
+        recipe["train"]["lr"] = float(lr)
     recipe.update(split="test")
     recipe.pop("weights_dir", None)
     return recipe

@@ -99,6 +99,11 @@ def plain(elem: Elem) -> Callable[[Ctx, FieldPath, Any], Any]:
     return lambda ctx, path, raw: elem.check(ctx, path, raw)
 
 
+def optional(elem: Elem) -> Callable[[Ctx, FieldPath, Any], Any]:
+    """``elem`` or null (the key's documented fallback applies)."""
+    return lambda ctx, path, raw: None if raw is None else elem.check(ctx, path, raw)
+
+
 def listof(elem: Elem, length: int | None = None) -> Callable[[Ctx, FieldPath, Any], list]:
     def parse(ctx: Ctx, path: FieldPath, raw: Any) -> list:
         out = check_list(ctx, path, raw, elem, unique=length is None)
@@ -389,6 +394,16 @@ SEARCH = (
         "architecture weights move (shared by every lambda).", "supernet_warmup: 2", plain(Int(0, 100_000))),
     Key("derive_every", "int >= 1", 2, "dhs: supernet epochs between two derivations (each derived "
         "architecture is a candidate).", "derive_every: 2", plain(Int(1, 100_000))),
+    Key("supernet_time_steps", "int >= 1", None, "dhs: time steps T of the supernet, hence of every "
+        "derived architecture (T is not searched by the supernet; energy grows about linearly in T).",
+        "supernet_time_steps: 2", optional(Int(1, 1024)), default_doc="null (the largest of task.time_steps)"),
+    Key("arch_lr", "number > 0", 0.003, "dhs: Adam learning rate of the architecture weights (alpha, "
+        "beta; betas 0.5, 0.999, weight decay 1e-3, as DARTS and SpikeDHS).", "arch_lr: 0.01",
+        plain(Float(0.0, 10.0, True))),
+    Key("partial_channels", "int >= 1", 1, "dhs: PC-DARTS' K; every mixed edge runs its candidate ops "
+        "on 1/K of the channels (the rest pass through, channel-shuffled), for about 1/K of the memory "
+        "and time; 1 is the exact supernet. K must divide every level's width.", "partial_channels: 4",
+        plain(Int(1, 64))),
     Key("final_top_k", "int >= 0", 3, "Final stage: the front's best k candidates (by the first objective) "
         "are retrained from scratch after the search; 0 turns it off (`--final-top-k`).",
         "final_top_k: 3", plain(Int(0, 1000))),
@@ -396,6 +411,9 @@ SEARCH = (
         "on the test split).", "final_epochs: 20", plain(Int(1, 100_000))),
     Key("final_seeds", "int >= 1", 2, "Final stage: seeds per retrained candidate (test accuracy is their "
         "mean and std).", "final_seeds: 3", plain(Int(1, 1000))),
+    Key("final_lr", "number > 0", None, "Final stage (and `snnas train`): learning rate of the full "
+        "retraining, when it should differ from the proxy's (`--final-lr`).", "final_lr: 0.01",
+        optional(Float(0.0, 10.0, True)), default_doc="null (search.lr)"),
 )
 
 SECTIONS: dict[str, tuple[Key, ...]] = {

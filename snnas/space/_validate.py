@@ -138,6 +138,10 @@ def _check_time_steps(ctx: Ctx, p: Parsed) -> None:
             ctx.fail(("constraints", i), f"no task.time_steps choice satisfies 'time_steps {op} "
                      f"{num(bound)}'")
     p.time_choices = choices
+    t = p["search"].get("supernet_time_steps")
+    if t is not None and t not in choices:
+        ctx.fail(("search", "supernet_time_steps"), f"{t} is not one of the space's time steps "
+                 f"({', '.join(str(c) for c in choices)}): the derived architectures must be in the space")
 
 
 def _check_neuron(ctx: Ctx, p: Parsed) -> None:

@@ -5,7 +5,8 @@ edges whose strongest op *other than* ``zero`` weighs most, and each kept edge t
 competes like any other op (the public SpikeDHS code skips it while ranking, its comment says
 "none"). Trellis: the Viterbi path of the move probabilities. Neurons: each layer's learned tau
 (snapped to the space's choices when it lists them) and surrogate width, everything else as the
-space's first choice.
+space's first choice; where the space lists ``ann``, a layer whose hybrid gate favours the
+non-spiking path (P > 0.5) becomes an ``ann`` layer.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def supernet_spec(space: Any, time_steps: int | None = None, stem_channels: int 
     C = int(stem_channels or max(space.choices("stem_channels")))
     prefix = "neuron." if space.shared_neuron else "layer0.neuron."
     taus = space.choices(prefix + "tau")
-    kinds = [k for k in space.choices(prefix + "kind") if k != "ann"]
+    listed = space.choices(prefix + "kind")
+    kinds = [k for k in listed if k != "ann"]
     if not kinds:
         raise SpaceError("the dhs supernet needs a spiking neuron kind (hybrids need one beside 'ann')")
     kind = "lif" if "lif" in kinds else kinds[0]
@@ -75,7 +77,7 @@ def supernet_spec(space: Any, time_steps: int | None = None, stem_channels: int 
         n_levels=int(f["n_levels"]), moves=tuple(f["transitions"]), heads=tuple(f["head_levels"]),
         stem_channels=C, time_steps=T, neurons=tuple(neurons), multiplier=space.fixed.get("multiplier"),
         stem=space.fixed.get("stem", "conv_3x3"), stem_stride=int(space.fixed.get("stem_stride", 1)),
-        tau_bounds=bounds if uses_tau else None, shared_neuron=space.shared_neuron,
+        tau_bounds=bounds if uses_tau else None, shared_neuron=space.shared_neuron, hybrid="ann" in listed,
         head=str(space.fixed.get("head", "gap")), input_size=(int(space.input_shape[1]), int(space.input_shape[2])))
 
 
@@ -87,8 +89,12 @@ def derive(net: CellSupernet, space: Any) -> Architecture:
     trellis = viterbi(qs, net.trellis.heads)
     prefix = "neuron." if space.shared_neuron else "layer0.neuron."
     tau_choices = space.choices(prefix + "tau")
+    ann = (net.kind_probabilities().detach()[:, 1] > 0.5).tolist()
     neurons: list[NeuronSpec] = []
-    for n, tau, width in zip(spec.neurons, net.taus(), net.widths(), strict=True):
+    for n, tau, width, is_ann in zip(spec.neurons, net.taus(), net.widths(), ann, strict=True):
+        if is_ann:  # the hybrid gate chose the non-spiking layer: a ReLU has no tau or surrogate
+            neurons.append(NeuronSpec(kind="ann", tau=None))
+            continue
         if n.tau is not None and tau is not None:
             tau = float(tau) if space.tau_learnable else float(_nearest(tau, tau_choices))
             n = replace(n, tau=_round(tau))

@@ -15,6 +15,11 @@ and ``live_i`` that layer i's output is read at all (the discrete network skips 
 With one-hot weights this is exactly ``count_energy(build_network(derived))`` on the same batch; as
 training goes, `measure` is called again so the firing rates follow the weights. With partial
 channels (PC-DARTS) each candidate is counted on its C/K channels and scaled to full width (`_widen`).
+A hybrid supernet (the space lists ``ann``) is counted twice, every layer spiking and every layer
+non-spiking; a part then costs ``P(spiking) E_spiking + P(ann) E_ann`` of the layer that produces its
+input (edges: their own layer; resamplings: the layer they read; the head: the last one). Exact at
+one-hot gates for uniform networks; a spiking layer after an ann one is priced at the firing rates
+of the all-spiking pass.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from torch import nn
 from snnas.evaluate import EnergyCounter, get_hardware
 from snnas.evaluate._energy_rows import price_rows
 from snnas.nn._registry import OPS
+from snnas.spiking import BaseNeuron
 from snnas.supernet._net import CellSupernet, MixedEdge, MixedResample
 from snnas.supernet._paths import input_weights, marginals
 
@@ -47,24 +53,55 @@ class SupernetEnergy:
     def __init__(self, net: CellSupernet, hardware: Any = "45nm-fp32"):
         self.net, self.hardware = net, get_hardware(hardware)
         self.stem_mj = 0.0
-        self.ops: dict[tuple[int, int, int], torch.Tensor] = {}     # (layer, level, edge) -> [K] mJ
-        self.pre: dict[tuple[int, int, int], torch.Tensor] = {}     # (layer, level, input) -> [sources] mJ
-        self.heads: dict[int, float] = {}
+        # each [modes, ...]: one row, or two for a hybrid supernet (every layer spiking / non-spiking)
+        self.ops: dict[tuple[int, int, int], torch.Tensor] = {}     # (layer, level, edge) -> [modes, K] mJ
+        self.pre: dict[tuple[int, int, int], torch.Tensor] = {}     # (layer, level, input) -> [modes, sources]
+        self.heads: dict[int, torch.Tensor] = {}   # level -> [modes] mJ
         self.measured = False
 
     @torch.no_grad()
     def measure(self, x_seq: torch.Tensor, input_is_spike: bool = False) -> None:
         """Count every part on what it receives when the supernet runs on ``x_seq`` ``[T, B, ...]``
-        (one counting pass: the parts run one by one on their captured inputs)."""
+        (one counting pass: the parts run one by one on their captured inputs). A hybrid supernet
+        is counted twice, every layer spiking and every layer non-spiking (inputs dense: MACs)."""
         net = self.net
+        modes = (0, 1) if net.gamma is not None else (0,)
+        counts = [self._count(x_seq, input_is_spike, mode if net.gamma is not None else None) for mode in modes]
+        self.stem_mj = counts[0]["stem"]
+
+        def rows(names: list[str]) -> torch.Tensor:
+            return torch.tensor([[mj.get(n, 0.0) for n in names] for mj in counts])
+
+        for i, row in enumerate(net.cells):
+            for key, cell in row.items():
+                base, lv = f"cells.{i}.{key}", int(key)
+                for j, node_ops in enumerate(cell.ops):
+                    for src, edge in enumerate(node_ops):
+                        scale = torch.tensor([_widen(edge, k) for k in range(len(edge.ops))])
+                        self.ops[(i, lv, edge.index)] = scale * rows(
+                            [f"{base}.ops.{j}.{src}.ops.{k}" for k in range(len(edge.ops))])
+                for n, pre in enumerate((cell.pre0, cell.pre1)):
+                    self.pre[(i, lv, n)] = rows([f"{base}.pre{n}.resample.{a}" for a in range(len(pre.resample))])
+        self.heads = {h: rows([f"heads.{h}"])[:, 0] for h in net.head_levels}
+        self.measured = True
+
+    def _count(self, x_seq: torch.Tensor, input_is_spike: bool, kind: int | None) -> dict[str, float]:
+        """mJ per sample of every part (by name) with every layer's neurons of ``kind`` (0 spiking,
+        1 non-spiking; None: no hybrid gate)."""
+        net = self.net
+        spikes = kind != 1  # what a part inside the cells receives: spikes, or dense ReLU outputs
         seen: dict[nn.Module, tuple] = {}
         hooks = [m.register_forward_pre_hook(lambda mod, args: seen.__setitem__(mod, args))
                  for m in net.modules() if isinstance(m, (MixedEdge, MixedResample, nn.Linear))]
+        neurons = [m for m in net.modules() if isinstance(m, BaseNeuron)] if not spikes else []
         was = net.training
         net.eval()
+        net.force_kind = kind
         parts: list[tuple[str, Any, torch.Tensor, bool]] = [("stem", net.stem, x_seq, input_is_spike)]
         counter = EnergyCounter(net)
         try:
+            for m in neurons:  # ReLU outputs are no events: their consumers are MACs
+                m.is_spiking = False
             net(x_seq)
             for i, row in enumerate(net.cells):
                 for key, cell in row.items():
@@ -73,14 +110,14 @@ class SupernetEnergy:
                         for src, edge in enumerate(node_ops):
                             (x,) = seen[edge]
                             x = x[:, :, : x.shape[2] // edge.partial]
-                            parts += [(f"{base}.ops.{j}.{src}.ops.{k}", op, x, True)
+                            parts += [(f"{base}.ops.{j}.{src}.ops.{k}", op, x, spikes)
                                       for k, op in enumerate(edge.ops) if k not in edge.silent]
                     for n, pre in enumerate((cell.pre0, cell.pre1)):
                         sources, size = seen[pre]
-                        parts += [(f"{base}.pre{n}.resample.{a}", functools.partial(res, size=size), state, True)
+                        parts += [(f"{base}.pre{n}.resample.{a}", functools.partial(res, size=size), state, spikes)
                                   for a, ((_, state), res) in enumerate(zip(sources, pre.resample, strict=True))]
             # a flatten head reads the states themselves (events), a gap head their spatial means
-            parts += [(f"heads.{h}", net.heads[str(h)], seen[net.heads[str(h)]][0], net.flatten)
+            parts += [(f"heads.{h}", net.heads[str(h)], seen[net.heads[str(h)]][0], net.flatten and spikes)
                       for h in net.head_levels]
             counter.attach()
             with counter:
@@ -92,25 +129,14 @@ class SupernetEnergy:
         finally:
             for h in hooks:
                 h.remove()
+            for m in neurons:
+                del m.is_spiking
             counter.detach_hooks()
+            net.force_kind = None
             net.train(was)
         rows = counter.report(self.hardware).rows
-        mj = {name: float(price_rows([r for r in rows if r.module == name or r.module.startswith(name + ".")],
-                                     self.hardware)[2]) for name, *_ in parts}
-        self.stem_mj = mj["stem"]
-        for i, row in enumerate(net.cells):
-            for key, cell in row.items():
-                base, lv = f"cells.{i}.{key}", int(key)
-                for j, node_ops in enumerate(cell.ops):
-                    for src, edge in enumerate(node_ops):
-                        self.ops[(i, lv, edge.index)] = torch.tensor(
-                            [mj.get(f"{base}.ops.{j}.{src}.ops.{k}", 0.0) * _widen(edge, k)
-                             for k in range(len(edge.ops))])
-                for n, pre in enumerate((cell.pre0, cell.pre1)):
-                    self.pre[(i, lv, n)] = torch.tensor(
-                        [mj[f"{base}.pre{n}.resample.{a}"] for a in range(len(pre.resample))])
-        self.heads = {h: mj[f"heads.{h}"] for h in net.head_levels}
-        self.measured = True
+        return {name: float(price_rows([r for r in rows if r.module == name or r.module.startswith(name + ".")],
+                                       self.hardware)[2]) for name, *_ in parts}
 
     def expected(self) -> torch.Tensor:
         """Expected energy per sample in mJ under the current architecture weights (a scalar
@@ -133,6 +159,13 @@ class SupernetEnergy:
             not1 = 1 - live[i + 1] * reads_in[1]
             not0 = 1 - live[i + 2] * reads_in[0] if i + 2 < L else torch.ones((), device=w.device)
             live[i] = 1 - not1 * not0
+        pk = net.kind_probabilities()
+
+        def mix(t: torch.Tensor, layer: int) -> torch.Tensor:
+            """A part's energy under layer ``layer``'s kind probabilities (rows: spiking, ann)."""
+            t = t.to(w.device)
+            return t[0] if t.shape[0] == 1 else pk[layer] @ t
+
         total = torch.tensor(self.stem_mj, device=w.device)
         for i, row in enumerate(net.cells):
             w_in = input_weights(qs, ps, i)
@@ -141,21 +174,22 @@ class SupernetEnergy:
                 p = ps[i + 1][lv] * live[i]
                 cell_mj = 0.0
                 for e in range(len(net.edges)):
-                    cell_mj = cell_mj + (w[e] * self.ops[(i, lv, e)].to(w.device)).sum()
+                    cell_mj = cell_mj + (w[e] * mix(self.ops[(i, lv, e)], i)).sum()
                 for n in (0, 1):
                     levels = net.sources[i][lv][n]
                     cond = torch.stack([w_in[n][a, lv] for a in levels])
-                    cell_mj = cell_mj + reads_in[n] * (cond * self.pre[(i, lv, n)].to(w.device)).sum()
+                    src_layer = max(i - 2 + n, 0)  # the stem's neurons are layer 0's
+                    cell_mj = cell_mj + reads_in[n] * (cond * mix(self.pre[(i, lv, n)], src_layer)).sum()
                 total = total + p * cell_mj
         for h in net.head_levels:
-            total = total + ps[-1][h] * self.heads[h]
+            total = total + ps[-1][h] * mix(self.heads[h][:, None], L - 1)[0]
         return total
 
     def state(self) -> dict[str, Any]:
         """Plain data for a checkpoint (`load_state` restores it)."""
         return {"stem": self.stem_mj, "ops": {f"{k[0]},{k[1]},{k[2]}": v.tolist() for k, v in self.ops.items()},
                 "pre": {f"{k[0]},{k[1]},{k[2]}": v.tolist() for k, v in self.pre.items()},
-                "heads": {str(h): v for h, v in self.heads.items()}, "measured": self.measured}
+                "heads": {str(h): v.tolist() for h, v in self.heads.items()}, "measured": self.measured}
 
     def load_state(self, d: dict[str, Any]) -> None:
         def key(s: str) -> tuple[int, int, int]:
@@ -163,7 +197,11 @@ class SupernetEnergy:
             return a, b, c
 
         self.stem_mj = float(d["stem"])
-        self.ops = {key(k): torch.tensor(v) for k, v in d["ops"].items()}
-        self.pre = {key(k): torch.tensor(v) for k, v in d["pre"].items()}
-        self.heads = {int(h): float(v) for h, v in d["heads"].items()}
+        def rows(v: list) -> torch.Tensor:
+            t = torch.tensor(v, dtype=torch.float32)
+            return t[None] if t.dim() == 1 else t
+
+        self.ops = {key(k): rows(v) for k, v in d["ops"].items()}
+        self.pre = {key(k): rows(v) for k, v in d["pre"].items()}
+        self.heads = {int(h): torch.tensor(v, dtype=torch.float32).reshape(-1) for h, v in d["heads"].items()}
         self.measured = bool(d["measured"])

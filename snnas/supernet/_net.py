@@ -17,6 +17,7 @@ surrogate widths (moved by DGS, see ``_dgs``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -25,11 +26,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from snnas.errors import SpaceError
 from snnas.nn._cells import Cell, Resample, cell_op, level_size
 from snnas.nn._layers import split_neuron
 from snnas.nn._registry import OPS
 from snnas.space._architecture import Architecture, NeuronSpec
-from snnas.spiking import PLIFNode, Surrogate
+from snnas.spiking import BaseNeuron, PLIFNode, Surrogate
 from snnas.supernet._paths import MoveTable, input_weights, marginals
 
 MIXED = "mixed"
@@ -43,6 +45,7 @@ class _Current:
     edges: torch.Tensor
     inputs: list[tuple[torch.Tensor, torch.Tensor]]
     marginals: list[torch.Tensor]
+    kinds: torch.Tensor | None = None  # [layers, 2]: P(spiking), P(ann) per layer (hybrid gate)
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -107,7 +110,8 @@ class MixedEdge(nn.Module):
                  current: _Current, partial: int = 1):
         super().__init__()
         if partial < 1 or channels % partial:
-            raise ValueError(f"partial channels: K = {partial} must be >= 1 and divide the edge's {channels} channels")
+            raise SpaceError(f"K = {partial} must be >= 1 and divide every edge's channels ({channels} here)",
+                             path="search.partial_channels")
         self.index, self.names, self.partial = index, tuple(ops), int(partial)
         width = channels // self.partial
         self.ops = nn.ModuleList(cell_op(op)(width, width, 1, neuron) for op in ops)
@@ -215,6 +219,8 @@ class SupernetSpec:
     head: str = "gap"
     input_size: tuple[int, int] | None = None
     """Input height and width (a ``flatten`` head's width depends on it)."""
+    hybrid: bool = False
+    """Gate every layer between its spiking neurons and non-spiking ones (ReLU, the ``ann`` kind)."""
 
 
 def edge_list(nodes: int) -> list[tuple[int, int]]:
@@ -286,6 +292,23 @@ class CellSupernet(nn.Module):
         self.heads = nn.ModuleDict({str(h): nn.Linear(out_ch[h] * area[h], spec.num_classes)
                                     for h in self.head_levels})
         self._tie_neurons()
+        self.gamma = None
+        """Hybrid gate logits ``[gates, 2]`` (spiking, ann): one per layer, or one shared."""
+        self.force_kind: int | None = None
+        """0 / 1: run every layer spiking / non-spiking whatever the gate says (energy measurement)."""
+        if spec.hybrid:
+            self.gamma = nn.Parameter(1e-3 * torch.randn(1 if spec.shared_neuron else spec.layers, 2))
+            for i in range(spec.layers):
+                for mod in self.layer_modules(i):
+                    for m in mod.modules():
+                        if isinstance(m, BaseNeuron):
+                            m.register_forward_hook(functools.partial(self._gate, i))
+
+    def _gate(self, layer: int, module: nn.Module, args: tuple, out: torch.Tensor) -> torch.Tensor:
+        """A hybrid layer's neuron: ``P(spiking) * spikes + P(ann) * relu(input)`` (exactly one of
+        them at one-hot gates: what ``build_network`` builds for a ``lif`` or an ``ann`` layer)."""
+        p = self._current.kinds[layer]
+        return p[0] * out + p[1] * torch.relu(args[0])
 
     # ---- neurons ----------------------------------------------------------------------------
     def _config(self, i: int) -> dict[str, Any]:
@@ -342,11 +365,22 @@ class CellSupernet(nn.Module):
 
     # ---- architecture weights -----------------------------------------------------------------
     def weight_parameters(self) -> list[nn.Parameter]:
-        arch = {id(self.alpha), id(self.beta)}
+        arch = {id(p) for p in self.arch_parameters()}
         return [p for p in self.parameters() if id(p) not in arch]
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        return [self.alpha, self.beta]
+        return [self.alpha, self.beta] + ([self.gamma] if self.gamma is not None else [])
+
+    def kind_probabilities(self) -> torch.Tensor:
+        """``[layers, 2]``: per layer the probability of spiking neurons and of non-spiking ones
+        (``[1, 0]`` everywhere for a supernet without the hybrid gate)."""
+        L = self.spec.layers
+        if self.force_kind is not None or self.gamma is None:
+            k = 0 if self.force_kind is None else self.force_kind
+            return torch.eye(2, device=self.alpha.device)[k].expand(L, 2)
+        if self.override is not None and "kinds" in self.override:
+            return self.override["kinds"]
+        return torch.softmax(self.gamma, dim=-1).expand(L, 2)
 
     def edge_weights(self) -> torch.Tensor:
         if self.override is not None:
@@ -365,6 +399,7 @@ class CellSupernet(nn.Module):
         qs = self.table.matrices(self.move_probabilities())
         cur.marginals = marginals(qs)
         cur.inputs = [input_weights(qs, cur.marginals, i) for i in range(self.spec.layers)]
+        cur.kinds = self.kind_probabilities() if self.gamma is not None else None
         return cur
 
     def one_hot(self, arch: Architecture) -> dict[str, torch.Tensor]:
@@ -374,7 +409,10 @@ class CellSupernet(nn.Module):
         for j, node in enumerate(arch.cell or ()):
             for src, op in node:
                 edges[row[(j, src)], self.spec.ops.index(op)] = 1.0
-        return {"edges": edges, "moves": self.table.one_hot(tuple(arch.trellis or ()))}
+        out = {"edges": edges, "moves": self.table.one_hot(tuple(arch.trellis or ()))}
+        if self.gamma is not None:
+            out["kinds"] = torch.tensor([[0.0, 1.0] if n.kind == "ann" else [1.0, 0.0] for n in arch.neurons])
+        return out
 
     # ---- forward ----------------------------------------------------------------------------
     def forward(self, x):

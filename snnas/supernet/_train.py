@@ -143,7 +143,7 @@ class SupernetTrainer:
         return {"epoch": self.epoch, "train_loss": loss, "train_acc": acc, "arch_loss": arch_loss,
                 "energy_mj": energy, "alpha": net.edge_weights().detach().cpu().tolist(),
                 "beta": net.move_probabilities().detach().cpu().tolist(), "tau": net.taus(),
-                "width": net.widths()}
+                "width": net.widths(), "p_ann": net.kind_probabilities().detach()[:, 1].cpu().tolist()}
 
     # ---- DGS ----------------------------------------------------------------------------------
     def _dgs_step(self) -> None:

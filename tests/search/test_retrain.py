@@ -11,9 +11,9 @@ import pytest
 from snnas.errors import RunError
 from snnas.export import export_candidate, weights_source
 from snnas.runs import RunStore
-from snnas.search import RETRAIN_DIR, SerialBackend, TaskFailure, eval_config_for, retrain, search
+from snnas.search import RETRAIN_DIR, SerialBackend, TaskFailure, eval_config_for, final_config, retrain, search
 from snnas.search import _retrain as retrain_mod
-from snnas.space import load_space
+from snnas.space import load_space, load_space_text
 
 DIGITS = Path(__file__).resolve().parents[2] / "search_spaces" / "digits.yaml"
 
@@ -84,3 +84,21 @@ def test_final_stage_retrains_an_architecture_recorded_twice_once(run, tmp_path)
         assert len(store.records()) == 3
         assert [r.index for r in top_of_front(store, 3)] == [0, 2]
         assert [r.index for r in top_of_front(store, 1)] == [0]
+
+
+def test_final_lr_sets_the_retraining_learning_rate_only(tmp_path):
+    from snnas.search._final import retrain_recipe
+
+    space = load_space(DIGITS)
+    cfg = eval_config_for(space, epochs=1, batch_size=32, max_batches=1)
+    out = tmp_path / "run"
+    search(DIGITS, out, budget=1, seed=4, eval_config=cfg, quiet=True, reports=False,
+           final={"top_k": 0, "lr": 0.02})
+    with RunStore.open(out, readonly=True) as store:
+        assert store.config["final"]["lr"] == 0.02
+        recipe = retrain_recipe(store, space, 7)
+        assert recipe["train"]["lr"] == 0.02 and recipe["train"]["epochs"] == 7 and recipe["split"] == "test"
+        assert store.config["eval_config"]["train"]["lr"] == space.defaults["lr"]  # the proxy keeps its own
+    # without one, the space's final_lr (digits: 0.01), else the search's lr
+    assert final_config(space)["lr"] == space.defaults["final_lr"]
+    assert final_config(load_space_text(open(DIGITS).read().replace("  final_lr: 0.01", ""), name="x"))["lr"] is None

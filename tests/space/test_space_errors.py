@@ -143,6 +143,10 @@ CASES = [
      "you mean '45nm-fp32'?); valid: "),
     (CELL, 23, "  budget: -1", "x.yaml:23 search.budget: value -1 must be >= 1"),
     (CELL, 23, "  lr: 0", "x.yaml:23 search.lr: value 0 must be > 0"),
+    (CELL, 23, "  final_lr: -1", "x.yaml:23 search.final_lr: value -1 must be > 0"),
+    (CELL, 23, "  supernet_time_steps: 3", "x.yaml:23 search.supernet_time_steps: 3 is not one of the "
+     "space's time steps (2, 4)"),
+    (CELL, 12, "  head: max", "x.yaml:12 cell.head: unknown cell head 'max'"),
     (CELL, 23, "  budjet: 10", "x.yaml:23 search.budjet: unknown key 'budjet' in 'search' (did you "
      "mean 'budget'?)"),
     (CELL, 23, "  - 10", "x.yaml:22 search: expected a mapping of keys"),

@@ -11,9 +11,11 @@ import pytest
 import torch
 
 from snnas.cli import main
+from snnas.errors import SpaceError
 from snnas.evaluate import count_energy, load_dataset
 from snnas.nn import build_network
 from snnas.space import load_space, load_space_text
+from snnas.space._architecture import NeuronSpec
 from snnas.supernet import (
     CellSupernet,
     DHSConfig,
@@ -138,7 +140,10 @@ def test_dgs_moves_widths_within_bounds(trained):
 def test_dhs_search_through_the_cli(tmp_path):
     text = open(DIGITS).read().replace("strategy: random", "strategy: dhs").replace("budget: 20", "budget: 2")
     text = text.replace("time_steps: [2, 4]", "time_steps: 2").replace("proxy_epochs: 2", "proxy_epochs: 1")
-    text += "  energy_lambda: [0, 1]\n  supernet_warmup: 0\n  derive_every: 1\n  final_top_k: 0\n"
+    for key, value in (("energy_lambda", "[0, 0.1, 0.3]"), ("supernet_warmup", "3"), ("derive_every", "4")):
+        assert f"  {key}: {value}" in text
+    text = text.replace("supernet_warmup: 3", "supernet_warmup: 0").replace("derive_every: 4", "derive_every: 1")
+    text += "  final_top_k: 0\n"
     space = tmp_path / "dhs.yaml"
     space.write_text(text)
     run = tmp_path / "run"
@@ -178,6 +183,56 @@ def test_partial_channels_mix_a_quarter_and_keep_the_rest(digits_space):
     e_part.measure(xs)
     ratio = float(e_part.expected().detach()) / float(e_full.expected().detach())
     assert 0.3 < ratio < 3.0, ratio  # the same order of magnitude: candidates are scaled to full width
+    with pytest.raises(SpaceError, match="partial_channels"):  # 16 channels: K = 3 cannot split them
+        CellSupernet(replace(supernet_spec(digits_space, time_steps=2), partial_channels=3))
     with pytest.raises(ValueError, match="partial-channel"):
         arch = replace(digits_space.sample(0), time_steps=2)
         part.subnet_state(arch, build_network(digits_space, arch))
+
+
+HYBRID = open(DIGITS).read().replace("kind: [lif, plif]", "kind: [lif, ann]").replace(
+    "shared: true", "shared: false").replace("tau: [1.5, 2.0, 4.0]", "tau: 2.0")
+
+
+def test_hybrid_gate_one_hot_equals_build_network_and_derives_ann_layers():
+    """Where the space lists `ann`, each layer is gated between its spiking neurons and ReLUs: at
+    one-hot gates the supernet is the discrete network with those layers non-spiking (outputs bit
+    for bit; energy exact for uniform networks, where every part is counted as it will run), the
+    energy term reaches the gate, and derive turns a layer the gate sends to `ann` into one."""
+    space = load_space_text(HYBRID, name="hybrid")
+    spec = supernet_spec(space, time_steps=2)
+    assert spec.hybrid
+    torch.manual_seed(0)
+    net = CellSupernet(spec)
+    assert any(p is net.gamma for p in net.arch_parameters())
+    assert all(p is not net.gamma for p in net.weight_parameters())
+    x = torch.rand(2, 8, 1, 8, 8) * 2
+    energy = SupernetEnergy(net)
+    energy.measure(x)
+    energy.expected().backward()
+    assert net.gamma.grad is not None and net.gamma.grad.abs().sum() > 0
+    net.eval()
+    # (a node of only `zero` edges emits "no events" in the discrete network, dense zeros here)
+    base = replace(space.sample(np.random.default_rng(4)),
+                   cell=(((0, "conv_3x3"), (1, "skip")), ((0, "max_pool_3x3"), (2, "conv_3x3"))))
+    lif = next(n for seed in range(50) for n in space.sample(seed).neurons if n.kind == "lif")
+    for kinds in ("sss", "aaa", "sas", "ass"):
+        neurons = tuple(NeuronSpec(kind="ann", tau=None) if k == "a" else lif for k in kinds)
+        arch = replace(base, time_steps=2, neurons=neurons)
+        assert space.satisfies_static(arch)
+        net.override = net.one_hot(arch)
+        model = build_network(space, arch).eval()
+        model.load_state_dict(net.subnet_state(arch, model))
+        with torch.no_grad():
+            assert torch.equal(net(x), model(x)), (kinds, arch.summary())
+        energy.measure(x)
+        want = count_energy(model, x).energy_mj
+        got = float(energy.expected().detach())
+        # a spiking layer after an ann one is counted at the all-spiking firing rates: an estimate
+        assert got == pytest.approx(want, rel=1e-5 if kinds in ("sss", "aaa") else 0.5), (kinds, got, want)
+    net.override = None
+    with torch.no_grad():
+        net.gamma.copy_(torch.tensor([[5.0, -5.0], [-5.0, 5.0], [5.0, -5.0]]))
+    arch = derive(net, space)
+    assert [n.kind for n in arch.neurons] == ["lif", "ann", "lif"]
+    assert space.satisfies_static(arch)
