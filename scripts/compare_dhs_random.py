@@ -18,7 +18,7 @@ at least the cheapest dhs candidate's (a cheaper one cannot be dominated by any 
 the share that some dhs candidate dominates (proxy val accuracy >= and energy <=, one of them
 strictly; both searches score candidates with the same proxy). Target: >= 80 %.
 
-Usage: python scripts/compare_dhs_random.py [--lambdas 0 0.1 0.3] [--workers 2] [-q]
+Usage: python scripts/compare_dhs_random.py [--lambdas 0 0.3 1 3] [--workers 2] [-q]
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ def plot(path: Path, fronts: dict[str, pd.DataFrame], proxies: dict[str, pd.Data
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 0.1, 0.3], help="dhs energy weights")
+    ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 0.3, 1.0, 3.0],
+                    help="dhs energy weights (default: digits.yaml's sweep)")
     ap.add_argument("--rounds", type=int, default=1, help="dhs derivations per lambda (budget = rounds x lambdas)")
     ap.add_argument("--warmup", type=int, default=3, help="dhs supernet warm-up epochs")
     ap.add_argument("--every", type=int, default=4, help="dhs supernet epochs per derivation")

@@ -140,7 +140,7 @@ def test_dgs_moves_widths_within_bounds(trained):
 def test_dhs_search_through_the_cli(tmp_path):
     text = open(DIGITS).read().replace("strategy: random", "strategy: dhs").replace("budget: 20", "budget: 2")
     text = text.replace("time_steps: [2, 4]", "time_steps: 2").replace("proxy_epochs: 2", "proxy_epochs: 1")
-    for key, value in (("energy_lambda", "[0, 0.1, 0.3]"), ("supernet_warmup", "3"), ("derive_every", "4")):
+    for key, value in (("energy_lambda", "[0, 0.3, 1, 3]"), ("supernet_warmup", "3"), ("derive_every", "4")):
         assert f"  {key}: {value}" in text
     text = text.replace("supernet_warmup: 3", "supernet_warmup: 0").replace("derive_every: 4", "derive_every: 1")
     text += "  final_top_k: 0\n"
