@@ -98,8 +98,15 @@ def full_config(space) -> dict:
     return dict(cfg, split="test", train={**cfg["train"], "epochs": FULL_EPOCHS})
 
 
-def recipe_hash(cfg: dict) -> str:
-    return hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:10]
+def recipe_hash(cfg: dict, space=None) -> str:
+    """The cache key of a full training: its recipe, plus the space's classifier head when it is
+    not the original global average (the head changes the network an architecture id builds;
+    rows of the GAP-head space keep their key)."""
+    key = dict(cfg)
+    head = (getattr(space, "fixed", None) or {}).get("head", "gap")
+    if head != "gap":
+        key["head"] = head
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def sample_architectures(space, n: int, seed: int) -> list:
@@ -197,7 +204,7 @@ def check_retrain(args: argparse.Namespace) -> int:
     full_cfg = full_config(space)
     new = eval_config_for(space)
     new_full = dict(new, split="test", train={**new["train"], "epochs": FULL_EPOCHS})
-    cached = load_full(out / "full.csv", recipe_hash(full_cfg))
+    cached = load_full(out / "full.csv", recipe_hash(full_cfg, space))
     rows = []
     for i, a in enumerate(sample_architectures(space, args.n, args.seed)[:args.check_retrain]):
         ref = cached.get((a.id, 0))
@@ -246,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     proxies = recipes(space, args.recipe)
     full_cfg = full_config(space)
-    rhash = recipe_hash(full_cfg)
+    rhash = recipe_hash(full_cfg, space)
     if args.full_seeds < 1:
         raise SystemExit("--full-seeds must be at least 1")
     seeds = list(range(args.full_seeds))
