@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +33,12 @@ SUPERNET_DIR = Path("checkpoints") / "supernet"
 
 
 def _floats(value: Any) -> list[float]:
-    """A number or a list of numbers (an energy_lambda sweep) as a list of floats."""
-    return [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    """A number or a list of numbers (an energy_lambda sweep) as a list of floats, each finite and
+    >= 0 (the space's schema and ``--lambda`` check theirs; this covers the Python API)."""
+    out = [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    if not out or any(not math.isfinite(v) or v < 0 for v in out):
+        raise ValueError(f"dhs: energy_lambda must be one or more finite numbers >= 0, got {value!r}")
+    return out
 
 
 @STRATEGIES.register("dhs", description="SpikeDHS: differentiable cell + trellis search in a supernet with "

@@ -236,3 +236,12 @@ def test_hybrid_gate_one_hot_equals_build_network_and_derives_ann_layers():
     arch = derive(net, space)
     assert [n.kind for n in arch.neurons] == ["lif", "ann", "lif"]
     assert space.satisfies_static(arch)
+
+
+def test_dhs_rejects_negative_or_missing_energy_weights_from_python():
+    from snnas.search import DHSSearch
+
+    assert DHSSearch(energy_lambda=0.5)._lambdas == [0.5]
+    for bad in ([0, -1], [], float("nan")):
+        with pytest.raises(ValueError, match="energy_lambda"):
+            DHSSearch(energy_lambda=bad)
