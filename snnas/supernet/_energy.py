@@ -66,7 +66,7 @@ class SupernetEnergy:
         is counted twice, every layer spiking and every layer non-spiking (inputs dense: MACs)."""
         net = self.net
         modes = (0, 1) if net.gamma is not None else (0,)
-        counts = [self._count(x_seq, input_is_spike, mode if net.gamma is not None else None) for mode in modes]
+        counts = [self._count(x_seq, input_is_spike, mode) for mode in modes]
         self.stem_mj = counts[0]["stem"]
 
         def rows(names: list[str]) -> torch.Tensor:
@@ -85,9 +85,9 @@ class SupernetEnergy:
         self.heads = {h: rows([f"heads.{h}"])[:, 0] for h in net.head_levels}
         self.measured = True
 
-    def _count(self, x_seq: torch.Tensor, input_is_spike: bool, kind: int | None) -> dict[str, float]:
+    def _count(self, x_seq: torch.Tensor, input_is_spike: bool, kind: int) -> dict[str, float]:
         """mJ per sample of every part (by name) with every layer's neurons of ``kind`` (0 spiking,
-        1 non-spiking; None: no hybrid gate)."""
+        1 non-spiking)."""
         net = self.net
         spikes = kind != 1  # what a part inside the cells receives: spikes, or dense ReLU outputs
         seen: dict[nn.Module, tuple] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,8 +138,19 @@ def test_dgs_moves_widths_within_bounds(trained):
     assert any(w != 4.0 for w in widths[-1]), widths
 
 
-def test_dhs_search_through_the_cli(tmp_path):
-    text = open(DIGITS).read().replace("strategy: random", "strategy: dhs").replace("budget: 20", "budget: 2")
+def _readme_dhs_command() -> list[str]:
+    """The README's dhs command line, as arguments of `snnas`."""
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("snnas search ") and "--strategy dhs" in ln)
+    return shlex.split(line.split("#")[0])[1:]
+
+
+def test_dhs_search_through_the_cli(tmp_path, ray_local):
+    """The README's dhs command as written (--budget, --workers, --final-seeds ...), on a copy of its
+    space with the supernet epochs cut to one per derivation and the final stage off."""
+    text = open(DIGITS).read()
     text = text.replace("time_steps: [2, 4]", "time_steps: 2").replace("proxy_epochs: 2", "proxy_epochs: 1")
     for key, value in (("energy_lambda", "[0, 0.3, 1, 3]"), ("supernet_warmup", "3"), ("derive_every", "4")):
         assert f"  {key}: {value}" in text
@@ -147,10 +159,12 @@ def test_dhs_search_through_the_cli(tmp_path):
     space = tmp_path / "dhs.yaml"
     space.write_text(text)
     run = tmp_path / "run"
-    args = ["search", "--space", str(space), "--out", str(run), "-q", "--batch-size", "128"]
-    assert main(args + ["--lambda", "0", "2"]) == 0  # the flag overrides the space's sweep
+    args = _readme_dhs_command()
+    assert args[args.index("--space") + 1] == DIGITS
+    args[args.index("--space") + 1], args[args.index("--out") + 1] = str(space), str(run)
+    assert main(args + ["-q", "--batch-size", "128", "--lambda", "0", "2"]) == 0  # --lambda overrides the sweep
     rows = (run / "candidates.csv").read_text().splitlines()
-    assert len(rows) == 3  # header + one derived candidate per lambda
+    assert len(rows) == 1 + int(args[args.index("--budget") + 1])  # two rounds of one derivation per lambda
     assert (run / "search_dynamics.png").stat().st_size > 0
     hist = json.loads((run / "checkpoints" / "supernet" / "lambda1-history.json").read_text())
     assert hist["energy_lambda"] == 2.0 and hist["history"][0]["derived"]
