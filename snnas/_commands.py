@@ -149,8 +149,9 @@ def _space_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-_RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "proxy_epochs", "batch_size", "data_root", "out", "device",
-              "gpus_per_worker", "final_top_k", "final_epochs", "final_seeds", "final_lr")
+_RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "population", "generations", "proxy_epochs",
+              "batch_size", "data_root", "out", "device", "gpus_per_worker", "final_top_k", "final_epochs",
+              "final_seeds", "final_lr")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -159,7 +160,8 @@ def _search(args: argparse.Namespace) -> int:
     if args.list_strategies:
         print(_table(["strategy", "description"], [list(r) for r in se.list_strategies()]))
         return 0
-    for flag in ("budget", "workers", "proxy_epochs", "batch_size", "threads", "final_epochs", "final_seeds"):
+    for flag in ("budget", "workers", "proxy_epochs", "batch_size", "threads", "final_epochs", "final_seeds",
+                 "generations"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             raise SnnasError(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
@@ -192,6 +194,15 @@ def _search(args: argparse.Namespace) -> int:
                 raise SnnasError(f"--lambda: energy weights must be finite and >= 0, got "
                                  f"{' '.join(f'{v:g}' for v in args.energy_lambda)}")
             options["energy_lambda"] = list(args.energy_lambda)
+        for flag in ("population", "generations"):
+            v = getattr(args, flag)
+            if v is None:
+                continue
+            if strategy != "evolution":
+                raise SnnasError(f"--{flag} sizes the evolution strategy; strategy '{strategy}' has none")
+            if flag == "population" and v < 2:
+                raise SnnasError(f"--population must be >= 2, got {v}")
+            options[flag] = v
         device = check_device_name(args.device or space.defaults.get("device") or "auto",
                                    "--device" if args.device else f"{space.path}: search.device")
         seed = args.seed if args.seed is not None else int(space.defaults.get("seed") or 0)

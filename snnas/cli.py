@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--lambda", dest="energy_lambda", type=float, nargs="+", metavar="L",
                     help="dhs: energy weight(s) of the supernet's arch loss CE + L * E/E_ref, one supernet "
                     "per value (default: the space's search.energy_lambda, else 0 0.3 1)")
+    se.add_argument("--population", type=int, help="evolution: candidates per generation (default: the "
+                    "space's search.population, else 8)")
+    se.add_argument("--generations", type=int, help="evolution: generations; the budget becomes population x "
+                    "generations (default: the space's search.generations, else --budget)")
     se.add_argument("--workers", type=int, help="parallel evaluations; > 1 starts a local Ray (default 1)")
     se.add_argument("--threads", type=int, default=1,
                     help="torch threads per candidate, fixed per run so results never depend on it")

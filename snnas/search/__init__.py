@@ -9,6 +9,7 @@ from snnas.search._backend import Backend, RayBackend, SerialBackend, TaskFailur
 from snnas.search._candidate import eval_config_for, evaluate_candidate
 from snnas.search._dhs import DHSSearch
 from snnas.search._evaluation import CandidateTask, EvalJob, EvaluateFn, candidate_seed
+from snnas.search._evolution import EvolutionSearch
 from snnas.search._final import (
     FINAL_DEFAULTS,
     final_config,
@@ -31,7 +32,7 @@ from snnas.search._strategy import (
 )
 
 __all__ = ["FINAL_DEFAULTS", "MAX_RESAMPLE", "RETRAIN_DIR", "STRATEGIES", "Backend", "CandidateTask", "DHSSearch",
-           "EvalJob",
+           "EvalJob", "EvolutionSearch",
            "EvaluateFn", "Proposal", "RandomSearch", "RayBackend", "SearchResult", "SeedJob", "SerialBackend",
            "Strategy", "TaskFailure", "candidate_seed", "eval_config_for", "evaluate_candidate", "final_config",
            "final_pending",

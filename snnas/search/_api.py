@@ -88,6 +88,9 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
     """
     load = load_space or _default_load
     space = load(space_path)  # a broken space fails before a run directory is made
+    strat = make_strategy(strategy, **dict(strategy_options or {}))
+    if budget is None:  # e.g. evolution's population x generations, else the space's search.budget
+        budget = strat.default_budget(space)
     if budget is None:
         budget = (getattr(space, "defaults", None) or {}).get("budget")
         if budget is None:
@@ -96,7 +99,6 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
     if evaluate is None:  # keep what was scored, for `snnas export`; fail on bad data before the run
         eval_config.setdefault("weights_dir", str(Path(out_dir).resolve() / CANDIDATE_WEIGHTS))
         check_data(eval_config)
-    strat = make_strategy(strategy, **dict(strategy_options or {}))
     final_cfg = final_config(space, **dict(final or {})) if (evaluate is None or final) else {"top_k": 0}
     evaluate = evaluate or evaluate_candidate
     config = dict(extra_config or {})

@@ -164,6 +164,11 @@ class Strategy(ABC):
         if n < count:
             short.append(True)
 
+    def default_budget(self, space: Any) -> int | None:
+        """The budget when neither the caller nor the space's ``search.budget`` gives one (None: no
+        opinion); e.g. evolution's ``population x generations``."""
+        return None
+
     def _setup(self, space: Any, store: RunStore, seed: int) -> None:  # noqa: B027 - optional hook
         """Called once per :meth:`run` before proposing: restore state from ``store``'s checkpoints
         (e.g. a supernet) here. ``self.space``/``self.store``/``self.seed``, the run's

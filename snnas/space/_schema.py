@@ -376,8 +376,20 @@ SEARCH = (
     Key("budget", "int >= 1", 20, "Candidate evaluations. For dhs: derived candidates, one per "
         "`energy_lambda` value every `derive_every` supernet epochs after `supernet_warmup`.",
         "budget: 50", plain(Int(1, 10_000_000))),
-    Key("population", "int >= 2", 8, "Population size of evolutionary strategies.",
-        "population: 16", plain(Int(2, 100_000))),
+    Key("population", "int >= 2", 8, "evolution: candidates per generation (NSGA-II's population; "
+        "`--population`).", "population: 16", plain(Int(2, 100_000))),
+    Key("generations", "int >= 1", None, "evolution: when set (or `--generations`), the budget is "
+        "`population x generations` evaluations.", "generations: 10", optional(Int(1, 1_000_000)),
+        default_doc="null (search.budget)"),
+    Key("crossover_prob", "number in [0, 1]", 0.9, "evolution: probability that two parents are mated by "
+        "uniform crossover (else the child copies a parent before mutation).", "crossover_prob: 0.9",
+        plain(Float(0.0, 1.0))),
+    Key("mutation_rate", "number in [0, 1]", None, "evolution: per-gene mutation rate of the architecture "
+        "genes (ops, edges, dims, depth, heads, ...).", "mutation_rate: 0.1", optional(Float(0.0, 1.0)),
+        default_doc="null (1 / the number of architecture genes)"),
+    Key("neuron_mutation_rate", "number in [0, 1]", 0.2, "evolution (ESNN): per-gene mutation rate of the "
+        "neuron genes (time steps and each neuron's tau, threshold, kind, reset, surrogate, width).",
+        "neuron_mutation_rate: 0.3", plain(Float(0.0, 1.0))),
     Key("proxy_epochs", "int >= 0", 3, "Training epochs per candidate during the search.",
         "proxy_epochs: 3", plain(Int(0, 100_000))),
     Key("batch_size", "int >= 1", 64, "Training batch size.", "batch_size: 128",
