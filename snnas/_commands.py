@@ -285,10 +285,29 @@ def _report(args: argparse.Namespace) -> int:
     from snnas.report import write_reports
     from snnas.runs import RunStore
 
+    lam = args.aeb_lambda
+    if lam is not None and not (math.isfinite(lam) and lam >= 0):
+        raise SnnasError(f"--aeb-lambda must be a finite number >= 0, got {lam:g}")
     with RunStore.open(args.run, readonly=True) as store:  # objectives/constraints as the run recorded
-        paths = write_reports(store)
+        paths = write_reports(store, aeb_lambda=lam)
+        if args.pick:
+            from snnas.report import AEB_LAMBDA, aeb_scores, format_metric
+
+            lam = float(store.config.get("aeb_lambda", AEB_LAMBDA) if lam is None else lam)
+            scores, e_ref = aeb_scores(store.records(), lam, store.constraints)
+            records = {r.index: r for r in store.records()}
     for key, p in paths.items():
         print(f"{key.replace('_', '.')}: {p}")
+    if args.pick:
+        if not scores:
+            raise SnnasError(f"report --pick aeb: {args.run} has no completed feasible candidate with an accuracy "
+                             "and an energy")
+        best = records[max(scores, key=lambda i: (scores[i], -i))]
+        print(f"pick (aeb, lambda {lam:g}, E_ref {format_metric('energy_mj', e_ref)}): {best.id} (index {best.index})"
+              f"  accuracy {format_metric('accuracy', best.value('accuracy'))}  energy "
+              f"{format_metric('energy_mj', best.value('energy_mj'))}  aeb {scores[best.index]:.2f}")
+        print(f"  {best.arch.summary()}")
+        print(f"export it: snnas export {args.run} --id {best.id}")
     return 0
 
 

@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = _sub(sub, "report", "(re)write pareto.csv, candidates.csv, pareto.png, summary.md of a run")
     rp.add_argument("run", help="run directory")
+    rp.add_argument("--pick", choices=["aeb"], help="also print one network: aeb = the highest accuracy-energy "
+                    "balanced score, accuracy_pct x (E / E_ref)^-lambda (E_ref: the run's median energy)")
+    rp.add_argument("--aeb-lambda", type=float, help="trade-off lambda of the aeb score, >= 0 (default: the "
+                    "space's search.aeb_lambda, else 0.07); 0 picks the most accurate")
 
     ex = _sub(sub, "export", "write a standalone model.py + weights.pt for one candidate")
     ex.add_argument("run", help="run directory")

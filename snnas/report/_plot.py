@@ -102,3 +102,34 @@ def plot_front(records: Sequence[CandidateRecord], front: Sequence[CandidateReco
     fig.tight_layout()
     fig.savefig(path)
     return path
+
+
+def plot_generations(records: Sequence[CandidateRecord], objectives: Sequence[Objective], generation: int,
+                     path: Path, constraints: Sequence[Constraint] = ()) -> Path:
+    """How an evolutionary front moved: the Pareto front of the candidates evaluated up to each
+    generation (``generation`` candidates per generation), one line per generation, light to dark."""
+    from snnas.report._pareto import pareto_front
+
+    x, y = axes_for(objectives)
+    fig = Figure(figsize=(6.4, 4.8), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    done = [r for r in records if not r.failed]
+    scales = _scales(done, (x, y))
+    n_gen = -(-len(records) // max(generation, 1))
+    for g in range(n_gen):
+        upto = [r for r in records if r.index < (g + 1) * generation]
+        pts = sorted(_xy(pareto_front(upto, objectives, constraints), x, y, scales))
+        if pts:
+            shade = 0.25 + 0.75 * (g + 1) / n_gen
+            ax.plot(*zip(*pts, strict=True), marker="o", ms=4, lw=1.2, color=(shade, 0.1, 0.1 + 0.5 * (1 - shade)),
+                    label=f"generation {g}" if n_gen <= 12 or g in (0, n_gen - 1) else None)
+    ax.set_xlabel(scales[x][1])
+    ax.set_ylabel(scales[y][1])
+    ax.set_title(f"Pareto front after each generation ({generation} candidates each)")
+    ax.grid(True, alpha=0.3)
+    if done:
+        ax.legend(loc="best", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path

@@ -48,7 +48,8 @@ def best_per_objective(records: Sequence[CandidateRecord], objectives: Sequence[
 def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequence[CandidateRecord],
                   objectives: Sequence[Objective], hv: Hypervolume, config: Mapping,
                   run_dir: str | None = None, constraints: Sequence[Constraint] = (),
-                  retrained: Mapping[str, Mapping] | None = None) -> Path:
+                  retrained: Mapping[str, Mapping] | None = None,
+                  aeb: tuple[Mapping[int, float], float | None, float] | None = None) -> Path:
     failed = [r for r in records if r.failed]
     done = len(records) - len(failed)
     infeasible = sum(not r.failed and not feasible(r, constraints) for r in records)
@@ -109,6 +110,16 @@ def write_summary(path: Path, records: Sequence[CandidateRecord], front: Sequenc
                 lines.append(f"| {o.direction} {o.metric} | {_fmt(o.metric, r.value(o.metric))} | {r.index} "
                              f"| `{r.id}` | {_cell(r.arch.summary())} |")
         lines.append("")
+
+    if aeb and aeb[0]:
+        scores, e_ref, lam = aeb
+        i = max(scores, key=lambda k: (scores[k], -k))
+        r = next(r for r in records if r.index == i)
+        lines += ["## One network: the accuracy-energy balanced pick", "",
+                  f"`{r.id}` (index {i}): aeb {scores[i]:.2f} = accuracy_pct x (E / E_ref)^-{lam:g}, E_ref "
+                  f"{_fmt('energy_mj', e_ref)} (the median energy of the scored candidates); "
+                  f"{_fmt('accuracy', r.value('accuracy'))} at {_fmt('energy_mj', r.value('energy_mj'))}. "
+                  f"`snnas report RUN --pick aeb --aeb-lambda L` picks with another trade-off.", ""]
 
     if failed:
         lines += ["## Failures", "", "| count | reason |", "|---|---|"]

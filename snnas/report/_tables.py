@@ -17,8 +17,9 @@ METRIC_COLUMNS = ("accuracy", "energy_mj", "macs", "acs", "mean_firing_rate", "p
                   "wall_time_s")
 INTEGER_COLUMNS = ("index", "params", "time_steps")
 _SHOWN = tuple(column(m) for m in METRIC_COLUMNS)
-CANDIDATE_COLUMNS = ("index", "id", "state", "reason", "feasible", *_SHOWN, "architecture", "genome")
-PARETO_COLUMNS = ("index", "id", *_SHOWN, "architecture", "genome")
+CANDIDATE_COLUMNS = ("index", "id", "state", "reason", "feasible", *_SHOWN, "aeb", "architecture", "genome")
+PARETO_COLUMNS = ("index", "id", *_SHOWN, "aeb", "architecture", "genome")
+"""Columns of the written CSVs; ``aeb`` (the accuracy-energy balanced score) is added by ``write_reports``."""
 
 
 def _metric_columns(objectives: Sequence[Objective]) -> list[str]:

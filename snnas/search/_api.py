@@ -105,6 +105,7 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
     from snnas.evaluate import hardware_files
 
     config.setdefault("hardware_files", hardware_files())
+    config.setdefault("aeb_lambda", (getattr(space, "defaults", None) or {}).get("aeb_lambda", 0.07))
     config["gpus_per_worker"] = _gpus_per_worker(eval_config.get("device", "cpu"), workers, address,
                                                  gpus_per_worker)
     config.update(strategy=strategy, strategy_options=dict(strategy_options or {}), budget=int(budget),

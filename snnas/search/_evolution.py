@@ -226,3 +226,13 @@ class EvolutionSearch(Strategy):
             F, G = self._fitness(records)
             pop.set("F", F, "G", G)
             algo.tell(infills=pop)
+
+    def _finish(self, records: list[CandidateRecord]) -> None:
+        """``RUN/generations.png``: the front after each generation (a plot never costs a run)."""
+        from snnas.report import plot_generations
+
+        try:
+            plot_generations(records, self.store.objectives, self.batch_size, self.store.path / "generations.png",
+                             self.store.constraints)
+        except Exception as e:
+            (self.store.path / "generations.err").write_text(str(e))

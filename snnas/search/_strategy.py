@@ -139,7 +139,9 @@ class Strategy(ABC):
                 start += count
         finally:
             bar.close()
-        return store.records()
+        records = store.records()
+        self._finish(records)
+        return records
 
     def _tasks(self, space: Any, store: RunStore, start: int, count: int, seed: int,
                history: list[CandidateRecord], recorded: dict[int, CandidateRecord],
@@ -173,6 +175,9 @@ class Strategy(ABC):
         """Called once per :meth:`run` before proposing: restore state from ``store``'s checkpoints
         (e.g. a supernet) here. ``self.space``/``self.store``/``self.seed``, the run's
         ``self.eval_config`` (data set, device, hardware, ...) and ``self.backend`` are already set."""
+
+    def _finish(self, records: list[CandidateRecord]) -> None:  # noqa: B027 - optional hook
+        """Called once the budget is recorded (not when interrupted): e.g. write a strategy's own plot."""
 
     @abstractmethod
     def _propose(self, space: Any, start: int, count: int, seed: int,

@@ -33,6 +33,7 @@ def test_generations_are_batches_of_the_population_and_every_genome_is_new(space
     assert len(set(genomes)) == 16, "duplicates are eliminated against every evaluated genome"
     for r in res.records:  # canonical genomes of architectures inside the space
         assert list(r.genome) == space.encode(r.arch) and space.satisfies_static(r.arch)
+    assert (tmp_path / "run" / "generations.png").stat().st_size > 0
     with RunStore.open(tmp_path / "run", readonly=True) as store:  # what the SQLite study holds
         assert len(store.records()) == 16 and all(not r.failed for r in store.records())
 
