@@ -39,10 +39,42 @@ class TaskFailure:
         return cls(f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": "))
 
 
+_SHARED: dict[str, Any] = {}
+"""This process's copy of the one `Shared` object it last fetched (a worker scores many candidates
+against the same supernet weights; the previous entry is dropped when another arrives)."""
+
+
+class Shared:
+    """A large read-only object (a supernet's weights) that tasks read with :meth:`get`: on Ray it
+    lives in the object store, put there once per run and fetched once per worker process, instead
+    of travelling with every task."""
+
+    def __init__(self, value: Any = None, ref: Any = None):
+        self._value, self._ref = value, ref
+
+    def get(self) -> Any:
+        if self._ref is None:
+            return self._value
+        key = self._ref.hex()
+        if key not in _SHARED:
+            import ray
+
+            _SHARED.clear()
+            _SHARED[key] = ray.get(self._ref)
+        return _SHARED[key]
+
+    def __getstate__(self) -> dict[str, Any]:  # a Ray handle travels as the reference alone
+        return {"_value": self._value if self._ref is None else None, "_ref": self._ref}
+
+
 class Backend(ABC):
     """Runs ``fn`` over tasks; ``workers`` is how many run at once."""
 
     workers: int = 1
+
+    def share(self, value: Any) -> Shared:
+        """``value`` wrapped for tasks of this backend (:class:`Shared`); in-process by default."""
+        return Shared(value)
 
     @abstractmethod
     def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[tuple[T, Any]]:
@@ -135,6 +167,12 @@ class RayBackend(Backend):
         if self._requested is None:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._ready = True
+
+    def share(self, value: Any) -> Shared:
+        import ray
+
+        self._start()
+        return Shared(ref=ray.put(value))
 
     def map(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[tuple[T, Any]]:
         import ray

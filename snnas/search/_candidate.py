@@ -145,13 +145,23 @@ def _train_and_measure(space_ref: Any, arch_json: str, cfg: dict) -> dict:
     model = build_network(space, arch)
     evaluator = Evaluator(data, TrainConfig(**train_kw), hardware=cfg.get("hardware", "45nm-fp32"))
     metrics = evaluator.train_and_evaluate(model, split=cfg.get("split", "val"))
+    if not metrics.failed:
+        save_scored_weights(cfg, arch, model)
+    return metrics.to_dict()
+
+
+def save_scored_weights(cfg: dict, arch: Architecture, model: Any) -> None:
+    """Keep the weights a candidate was scored with, so `snnas export` has exactly them: at
+    ``cfg["weights_path"]``, else under ``cfg["weights_dir"]`` (nowhere when neither is set)."""
+    import torch
+
     target = cfg.get("weights_path")
     if not target and cfg.get("weights_dir"):
         target = Path(cfg["weights_dir"]) / candidate_weights_name(cfg.get("index", 0), arch.id)
-    if target and not metrics.failed:  # kept so `snnas export` has what was scored
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
-        tmp.replace(target)
-    return metrics.to_dict()
+    if not target:
+        return
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+    tmp.replace(target)

@@ -26,13 +26,15 @@ import numpy as np
 
 from snnas.errors import RunError
 from snnas.runs import CandidateRecord
+from snnas.search._evaluation import EvalJob
 from snnas.search._strategy import STRATEGIES, Proposal, Strategy
 
 FAILED_F = 1e12
 """Objective value given to a failed candidate (minimisation form): dominated by any real one."""
 
-NEURON_GENE_FIELDS = ("time_steps", "neuron.")
-"""Decisions whose name is ``time_steps`` or contains ``neuron.`` are ESNN's neuron genes."""
+SCORINGS = ("auto", "oneshot", "proxy")
+"""How candidates are scored: inherited weights of a supernet trained once (``oneshot``), a short
+training from scratch (``proxy``), or ``auto``: oneshot for transformer spaces, proxy for cells."""
 
 
 def is_neuron_gene(name: str) -> bool:
@@ -120,6 +122,36 @@ class EvolutionSearch(Strategy):
     ``neuron_mutation_rate`` (per neuron gene: T, tau, threshold, ...; default 0.2)."""
 
     name = "evolution"
+
+    def _setup(self, space: Any, store: Any, seed: int) -> None:
+        self.oneshot = None
+        scoring = str(self._option("scoring", "auto"))
+        if scoring not in SCORINGS:
+            raise RunError(f"evolution: scoring must be one of {', '.join(SCORINGS)}, got '{scoring}'")
+        if scoring == "auto":
+            scoring = "oneshot" if space.family == "transformer" else "proxy"
+        self.scoring = scoring
+        if scoring != "oneshot":
+            return
+        from snnas.search._oneshot import OneShotSupernet
+
+        self.oneshot = OneShotSupernet(space, store, self.eval_config, epochs=int(self._option("supernet_epochs", 10)),
+                                       lr=float(self._option("lr", 0.005)),
+                                       batch_size=int(self._option("batch_size", 64)), seed=seed,
+                                       threads=self.options.get("threads"), max_batches=self.options.get("max_batches"))
+
+    def _job(self, job: EvalJob) -> EvalJob:
+        """One-shot scoring replaces the default from-scratch proxy (a user's own evaluate function,
+        e.g. a benchmark table, is kept): the supernet is trained (or resumed) here and its weights
+        shared with the workers once."""
+        from snnas.search._candidate import evaluate_candidate
+        from snnas.search._oneshot import RECALIBRATE_BATCHES, evaluate_oneshot
+
+        if self.oneshot is None or job.evaluate is not evaluate_candidate:
+            return job
+        weights = self.backend.share(self.oneshot.train(quiet=self.quiet))
+        return EvalJob(evaluate_oneshot, job.space_ref, {**job.config, "supernet": weights,
+                                                          "recalibrate": RECALIBRATE_BATCHES})
 
     def _option(self, key: str, default: Any = None) -> Any:
         if self.options.get(key) is not None:

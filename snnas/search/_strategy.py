@@ -108,8 +108,9 @@ class Strategy(ABC):
                       dict(eval_config or {}))
         genes = gene_specs(space)
         self.space, self.store, self.seed = space, store, seed
-        self.eval_config, self.backend = dict(eval_config or {}), backend
+        self.eval_config, self.backend, self.quiet = dict(eval_config or {}), backend, quiet
         self._setup(space, store, seed)
+        job = self._job(job)
         recorded = {r.index: r for r in store.records()}
         bar = tqdm(total=budget, initial=sum(1 for i in recorded if i < budget), disable=quiet,
                    desc=f"{self.name or type(self).__name__} search", unit="cand", dynamic_ncols=True)
@@ -175,6 +176,11 @@ class Strategy(ABC):
         """Called once per :meth:`run` before proposing: restore state from ``store``'s checkpoints
         (e.g. a supernet) here. ``self.space``/``self.store``/``self.seed``, the run's
         ``self.eval_config`` (data set, device, hardware, ...) and ``self.backend`` are already set."""
+
+    def _job(self, job: EvalJob) -> EvalJob:
+        """The evaluation candidates go through, after :meth:`_setup`: by default the run's evaluate
+        function; a strategy may score its own way (e.g. inherited supernet weights)."""
+        return job
 
     def _finish(self, records: list[CandidateRecord]) -> None:  # noqa: B027 - optional hook
         """Called once the budget is recorded (not when interrupted): e.g. write a strategy's own plot."""

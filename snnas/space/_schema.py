@@ -387,6 +387,14 @@ SEARCH = (
     Key("mutation_rate", "number in [0, 1]", None, "evolution: per-gene mutation rate of the architecture "
         "genes (ops, edges, dims, depth, heads, ...).", "mutation_rate: 0.1", optional(Float(0.0, 1.0)),
         default_doc="null (1 / the number of architecture genes)"),
+    Key("scoring", "auto | oneshot | proxy", "auto", "evolution: how candidates are scored: `oneshot` "
+        "inherits the weights of a weight-entangled supernet trained once (sandwich rule, `supernet_epochs`) "
+        "and re-estimates each subnet's BatchNorm statistics; `proxy` trains each from scratch "
+        "(`proxy_epochs`); `auto`: oneshot for transformer spaces, proxy for cell spaces.", "scoring: proxy",
+        plain(Enum("scoring", ("auto", "oneshot", "proxy")))),
+    Key("supernet_epochs", "int >= 1", 10, "evolution with one-shot scoring: epochs of supernet training "
+        "before the search (checkpointed each epoch; a resumed run continues it).", "supernet_epochs: 20",
+        plain(Int(1, 100_000))),
     Key("neuron_mutation_rate", "number in [0, 1]", 0.2, "evolution (ESNN): per-gene mutation rate of the "
         "neuron genes (time steps and each neuron's tau, threshold, kind, reset, surrogate, width).",
         "neuron_mutation_rate: 0.3", plain(Float(0.0, 1.0))),
@@ -416,6 +424,10 @@ SEARCH = (
         "on 1/K of the channels (the rest pass through, channel-shuffled), for about 1/K of the memory "
         "and time; 1 is the exact supernet. K must divide every level's width.", "partial_channels: 4",
         plain(Int(1, 64))),
+    Key("aeb_lambda", "number >= 0", 0.07, "Reports: trade-off of the accuracy-energy balanced score, "
+        "`aeb = accuracy_pct x (E / E_ref)^-aeb_lambda` (E_ref: the run's median candidate energy), a column "
+        "of pareto.csv / candidates.csv and `snnas report RUN --pick aeb`'s choice; 0 picks the most accurate.",
+        "aeb_lambda: 0.1", plain(Float(0.0, 100.0))),
     Key("final_top_k", "int >= 0", 3, "Final stage: the front's best k candidates (by the first objective) "
         "are retrained from scratch after the search; 0 turns it off (`--final-top-k`).",
         "final_top_k: 3", plain(Int(0, 1000))),

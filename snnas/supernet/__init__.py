@@ -4,10 +4,25 @@
 resolution trellis decoded by Viterbi, per-layer learned tau and DGS widths), ``SupernetEnergy`` its
 differentiable expected energy, ``SupernetTrainer`` the bi-level training, ``derive`` the discrete
 architecture of its weights. The ``dhs`` strategy (``snnas.search``) drives them.
+``TransformerSupernet`` is the weight-entangled (Auto-Spikformer) supernet of a transformer space:
+subnets are leading slices of its weights (``subnet_state_dict``, ``extract_subnet``), trained by
+``SandwichTrainer`` and scored after ``recalibrate_subnet``.
 """
 
 from snnas.supernet._derive import derive, derive_cell, supernet_spec
 from snnas.supernet._energy import SupernetEnergy
+from snnas.supernet._entangled import (
+    SandwichConfig,
+    SandwichTrainer,
+    TransformerSupernet,
+    WeightSharingError,
+    check_weight_sharing,
+    extract_subnet,
+    largest_architecture,
+    recalibrate_subnet,
+    smallest_architecture,
+    subnet_state_dict,
+)
 from snnas.supernet._net import CellSupernet, MixedEdge, MixedResample, SupernetSpec, edge_list
 from snnas.supernet._paths import MoveTable, input_weights, marginals, viterbi
 from snnas.supernet._plot import plot_dynamics
@@ -19,15 +34,25 @@ __all__ = [
     "MixedEdge",
     "MixedResample",
     "MoveTable",
+    "SandwichConfig",
+    "SandwichTrainer",
     "SupernetEnergy",
     "SupernetSpec",
     "SupernetTrainer",
+    "TransformerSupernet",
+    "WeightSharingError",
+    "check_weight_sharing",
     "derive",
     "derive_cell",
     "edge_list",
+    "extract_subnet",
     "input_weights",
+    "largest_architecture",
     "marginals",
     "plot_dynamics",
+    "recalibrate_subnet",
+    "smallest_architecture",
+    "subnet_state_dict",
     "supernet_spec",
     "viterbi",
 ]

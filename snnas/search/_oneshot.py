@@ -1,0 +1,130 @@
+"""One-shot scoring: candidates inherit a trained supernet's weights instead of training from scratch.
+
+``evaluate_oneshot`` has the signature of every evaluate function, so it runs on any backend: it
+takes the candidate's leading slices of the weight-entangled supernet (``snnas.supernet``), builds
+them into ``build_network(space, arch)`` (the module that is exported), re-estimates that copy's
+BatchNorm statistics on a few training batches (the supernet's running stats mix every subnet's),
+and measures it with the shared Evaluator on the validation split. The supernet's weights reach it
+as a :class:`~snnas.search._backend.Shared` (``eval_config["supernet"]``), put into Ray's object
+store once per run. The scored weights are kept like a proxy training's, for ``snnas export``.
+
+`OneShotSupernet` trains that supernet for a run (sandwich rule), checkpointed after every epoch
+under ``RUN/checkpoints/supernet/`` so a run killed mid-training resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from snnas.runs import RunStore, write_json_atomic
+from snnas.space._architecture import Architecture
+
+ONESHOT_DIR = Path("checkpoints") / "supernet"
+RECALIBRATE_BATCHES = 8
+"""Training batches that re-estimate a subnet's BatchNorm statistics before it is scored."""
+
+
+def evaluate_oneshot(space_ref: Any, arch_json: str, eval_config: dict) -> dict:
+    """Score ``arch`` with inherited supernet weights; ``Metrics.to_dict()`` or ``{"failed": ...}``."""
+    start = time.perf_counter()
+    try:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(eval_config.get("threads") or previous))
+        try:
+            return _score(space_ref, arch_json, dict(eval_config))
+        finally:
+            torch.set_num_threads(previous)
+    except Exception as e:  # a failed candidate, never a crashed search
+        from snnas.search._backend import TaskFailure
+
+        return {"failed": TaskFailure.of(e).reason, "wall_time_s": time.perf_counter() - start}
+
+
+def _score(space_ref: Any, arch_json: str, cfg: dict) -> dict:
+    from snnas.evaluate import Evaluator, TrainConfig, resolve_device
+    from snnas.search._candidate import _load_data, _load_space, save_scored_weights
+    from snnas.supernet import extract_subnet, recalibrate_subnet
+
+    start = time.perf_counter()
+    space = _load_space(str(space_ref)) if isinstance(space_ref, (str, Path)) else space_ref
+    arch = Architecture.from_json(arch_json)
+    device = resolve_device(cfg.get("device", "cpu"))
+    data = _load_data(str(cfg.get("dataset", "digits")), cfg.get("data_root"), int(cfg.get("data_seed", 0)),
+                      tuple(sorted((cfg.get("data_options") or {}).items())))
+    train = dict(cfg.get("train") or {})
+    batch, encoding = int(train.get("batch_size") or 64), train.get("encoding")
+    model = extract_subnet(space, arch, cfg["supernet"].get(), device=device)
+    recalibrate_subnet(model, data, batch_size=batch, batches=int(cfg.get("recalibrate", RECALIBRATE_BATCHES)),
+                       time_steps=arch.time_steps, encoding=encoding, seed=int(cfg.get("seed", 0)), device=device)
+    evaluator = Evaluator(data, TrainConfig(batch_size=batch, time_steps=arch.time_steps, encoding=encoding,
+                                            device=device, quiet=True), hardware=cfg.get("hardware", "45nm-fp32"))
+    metrics = evaluator.evaluate(model, split=cfg.get("split", "val"), _start=start)
+    if not metrics.failed:
+        save_scored_weights(cfg, arch, model)
+    return metrics.to_dict()
+
+
+class OneShotSupernet:
+    """The weight-entangled supernet of a run: trained to ``epochs`` (sandwich rule), checkpointed
+    after each epoch, resumed from the last checkpoint. ``threads`` is fixed per run (CPU results
+    depend on it)."""
+
+    def __init__(self, space: Any, store: RunStore, eval_config: dict, *, epochs: int, lr: float,
+                 batch_size: int, seed: int, threads: int | None = None, max_batches: int | None = None):
+        from snnas.evaluate import resolve_device
+        from snnas.search._candidate import _load_data
+        from snnas.supernet import SandwichConfig, SandwichTrainer, check_weight_sharing
+
+        if space.family != "transformer":
+            raise ValueError(f"one-shot scoring needs a transformer space (weight-entangled supernet); "
+                             f"'{space.name}' is {space.family}: use scoring: proxy")
+        check_weight_sharing(space)
+        cfg = dict(eval_config)
+        data = _load_data(str(cfg.get("dataset") or space.dataset), cfg.get("data_root"),
+                          int(cfg.get("data_seed", 0)), tuple(sorted((cfg.get("data_options") or {}).items())))
+        self.epochs, self.store = int(epochs), store
+        self.threads = int(threads or os.cpu_count() or 1)
+        self.trainer = SandwichTrainer(space, data, SandwichConfig(
+            batch_size=int(batch_size), lr=float(lr), seed=int(seed), device=resolve_device(cfg.get("device", "cpu")),
+            encoding=space.encoding, max_batches=max_batches))
+        self.path = store.path / ONESHOT_DIR / "entangled.pt"
+        if self.path.exists():
+            import torch
+
+            self.trainer.load_state(torch.load(self.path, weights_only=True, map_location=self.trainer.device))
+
+    def train(self, quiet: bool = False) -> dict[str, Any]:
+        """Train on to ``epochs`` (nothing when a resumed run is already there); returns the weights
+        (plain CPU state dict) that candidates inherit."""
+        import torch
+        from tqdm.auto import tqdm
+
+        t = self.trainer
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        bar = tqdm(total=self.epochs, initial=min(t.epoch, self.epochs), disable=quiet, unit="epoch",
+                   desc="supernet (sandwich)", dynamic_ncols=True)
+        try:
+            while t.epoch < self.epochs:
+                row = t.train_epoch()
+                self._save()
+                bar.update(1)
+                bar.set_postfix_str(f"loss {row['loss']:.3f} acc {100 * row['acc']:.1f} %", refresh=False)
+        finally:
+            bar.close()
+            torch.set_num_threads(previous)
+        return {k: v.detach().cpu() for k, v in t.subnet_state().items()}
+
+    def _save(self) -> None:
+        import torch
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        torch.save(self.trainer.state(), tmp)
+        tmp.replace(self.path)
+        write_json_atomic(self.path.with_name("entangled-history.json"), {"history": self.trainer.history})

@@ -1,0 +1,82 @@
+"""Evolution with one-shot scoring: a real weight-entangled supernet trained on digits (a few
+batches), candidates scored with inherited weights in this process and on a real local Ray."""
+
+import pickle
+
+import pytest
+import torch
+
+from snnas.export import export_candidate
+from snnas.runs import RunStore
+from snnas.search import RayBackend, SerialBackend, resume, search
+from snnas.search._backend import Shared
+from snnas.search._candidate import CANDIDATE_WEIGHTS, candidate_weights_name
+from snnas.search._oneshot import ONESHOT_DIR
+from snnas.space import load_space
+from snnas.testing import write_space
+
+TINY = """\
+description: tiny transformer space for one-shot tests
+task: {dataset: digits, input_shape: [1, 8, 8], num_classes: 10, time_steps: [1, 2], encoding: direct}
+family: transformer
+transformer: {embed_dim: [8, 16], depth: [1, 2], heads: [1, 2], mlp_ratio: [1, 2], attention: ssa,
+              patch_size: 4, stem_stages: 2}
+neuron: {kind: lif, tau: [2.0, 4.0], threshold: [0.5, 1.0], reset: hard, detach_reset: true, shared: true}
+surrogate: {family: sigmoid, width: 4.0}
+objectives: {accuracy: max, energy_mj: min}
+search: {strategy: evolution, population: 4, supernet_epochs: 2, batch_size: 32, lr: 0.01, final_top_k: 0}
+"""
+OPTS = {"max_batches": 3, "threads": 1}
+
+
+def _run(tmp_path, name, budget, workers=1):
+    f = write_space(tmp_path / f"{name}.yaml", TINY)
+    return search(f, tmp_path / name, strategy="evolution", budget=budget, seed=4, workers=workers, quiet=True,
+                  argv=["t"], reports=False, strategy_options=OPTS)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("oneshot"), "serial", 6)
+
+
+def test_candidates_are_scored_with_inherited_weights_and_export_what_was_scored(serial):
+    run = serial.run_dir
+    assert [r.index for r in serial.records] == list(range(6)) and not any(r.failed for r in serial.records)
+    state = torch.load(run / ONESHOT_DIR / "entangled.pt", weights_only=True)
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    accs = {r.metrics["accuracy"] for r in serial.records}
+    assert len(accs) > 1 and all(0.0 <= a <= 1.0 for a in accs)
+    r = serial.records[0]
+    scored = torch.load(run / CANDIDATE_WEIGHTS / candidate_weights_name(r.index, r.id), weights_only=True)
+    from snnas.supernet import subnet_state_dict
+
+    space = load_space(run / "space.yaml")
+    inherited = subnet_state_dict(space, r.arch, state["model"])
+    weights = [k for k in scored if "running" not in k and "num_batches" not in k]
+    assert weights and all(torch.equal(scored[k], inherited[k]) for k in weights), "weights are the slices"
+    assert any(not torch.equal(scored[k], inherited[k]) for k in scored if "running_mean" in k), "BN recalibrated"
+    paths = export_candidate(run, r.id)
+    assert "checkpoints" in str(paths["source"])
+
+
+def test_ray_scores_what_serial_scores_and_ships_the_weights_once(serial, tmp_path, ray_local):
+    par = _run(tmp_path, "ray", 6, workers=2)
+    assert [x.key() for x in par.records] == [x.key() for x in serial.records]
+    weights = {f"w{i}": torch.zeros(256, 256) for i in range(4)}  # 1 MiB
+    backend = RayBackend(workers=2)
+    shared = backend.share(weights)
+    assert len(pickle.dumps(shared)) < 2000 < len(pickle.dumps(SerialBackend().share(weights)))
+    assert torch.equal(ray_local.get(ray_local.remote(lambda s: s.get()["w0"]).remote(shared)), weights["w0"])
+    assert isinstance(SerialBackend().share(weights), Shared) and SerialBackend().share(weights).get() is weights
+
+
+def test_a_resumed_run_keeps_its_supernet_and_extends_like_an_uninterrupted_one(serial, tmp_path):
+    part = _run(tmp_path, "part", 3)
+    path = part.run_dir / ONESHOT_DIR / "entangled.pt"
+    stamp = path.stat().st_mtime_ns
+    again = resume(part.run_dir, budget=6, quiet=True, argv=["t"], reports=False)
+    assert path.stat().st_mtime_ns == stamp, "the trained supernet is loaded, not trained again"
+    assert [x.key() for x in again.records] == [x.key() for x in serial.records]
+    with RunStore.open(part.run_dir, readonly=True) as store:
+        assert store.config["budget"] == 6
