@@ -149,9 +149,9 @@ def _space_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-_RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "population", "generations", "proxy_epochs",
-              "batch_size", "data_root", "out", "device", "gpus_per_worker", "final_top_k", "final_epochs",
-              "final_seeds", "final_lr")
+_RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "population", "generations", "scoring",
+              "proxy_epochs", "batch_size", "data_root", "out", "device", "gpus_per_worker", "final_top_k",
+              "final_epochs", "final_seeds", "final_lr", "bench_root", "bench_epoch")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -194,7 +194,7 @@ def _search(args: argparse.Namespace) -> int:
                 raise SnnasError(f"--lambda: energy weights must be finite and >= 0, got "
                                  f"{' '.join(f'{v:g}' for v in args.energy_lambda)}")
             options["energy_lambda"] = list(args.energy_lambda)
-        for flag in ("population", "generations"):
+        for flag in ("population", "generations", "scoring"):
             v = getattr(args, flag)
             if v is None:
                 continue
@@ -211,13 +211,19 @@ def _search(args: argparse.Namespace) -> int:
                                  data_root=args.data_root, threads=args.threads, device=device)
         final = {k: v for k, v in (("top_k", args.final_top_k), ("epochs", args.final_epochs),
                                    ("seeds", args.final_seeds), ("lr", args.final_lr)) if v is not None}
+        evaluate = None
+        if args.bench_root or args.bench_epoch is not None:
+            cfg, evaluate = _bench_setup(args, space, strategy)
         result = _interruptible(out, lambda: se.search(
             space.path, out, strategy=strategy, budget=args.budget, seed=seed, eval_config=cfg,
             workers=args.workers or 1, address=args.address, quiet=args.quiet, argv=sys.argv, final=final,
-            gpus_per_worker=args.gpus_per_worker, strategy_options=options))
+            gpus_per_worker=args.gpus_per_worker, strategy_options=options, evaluate=evaluate))
     done = [r for r in result.records if not r.failed]
     print(f"run: {result.run_dir}  ({len(done)} completed, {len(result.records) - len(done)} failed)")
     _print_final(result.final)
+    if not args.resume and args.bench_root:
+        print("final stage: off (--bench-root: nothing to retrain; each candidate's test accuracy from the "
+              "table is candidates.csv's bench_test_acc_pct)")
     for key in ("pareto_csv", "pareto_png", "candidates_csv", "summary_md"):
         if key in result.reports:
             print(f"{key.replace('_', '.')}: {result.reports[key]}")
@@ -225,6 +231,29 @@ def _search(args: argparse.Namespace) -> int:
         print("snnas: every candidate failed; see the reason column of candidates.csv", file=sys.stderr)
         return 1
     return 0
+
+
+_NOT_WITH_BENCH = ("proxy_epochs", "batch_size", "data_root", "device", "final_top_k", "final_epochs",
+                   "final_seeds", "final_lr")
+
+
+def _bench_setup(args: argparse.Namespace, space: Any, strategy: str) -> tuple[dict, Any]:
+    """The eval config and evaluate function of a search scored from a SpikeNAS-Bench table; every
+    problem (no such folder, a space that is not the benchmark's) is one error before the run."""
+    from snnas.evaluate import bench_config, evaluate_bench
+
+    if not args.bench_root:
+        raise SnnasError("--bench-epoch needs --bench-root DIR")
+    if args.bench_epoch is not None and args.bench_epoch < 1:
+        raise SnnasError(f"--bench-epoch must be >= 1, got {args.bench_epoch}")
+    given = [f"--{f.replace('_', '-')}" for f in _NOT_WITH_BENCH if getattr(args, f) is not None]
+    if given:
+        raise SnnasError(f"{', '.join(given)}: nothing is trained with --bench-root (candidates are looked up "
+                         "in the table and the final stage is off); drop them")
+    if strategy == "dhs" or getattr(args, "scoring", None) == "oneshot":
+        raise SnnasError(f"--bench-root: {'dhs' if strategy == 'dhs' else '--scoring oneshot'} trains a supernet; "
+                         "the table scores each candidate (random, evolution)")
+    return bench_config(space, args.bench_root, args.bench_epoch, space.hardware), evaluate_bench
 
 
 def _check_resume(args: argparse.Namespace, se: Any) -> Path | None:

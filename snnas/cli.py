@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                     "space's search.population, else 8)")
     se.add_argument("--generations", type=int, help="evolution: generations; the budget becomes population x "
                     "generations (default: the space's search.generations, else --budget)")
+    se.add_argument("--scoring", choices=["auto", "oneshot", "proxy"], help="evolution: candidates inherit a "
+                    "trained supernet's weights (oneshot) or train from scratch (proxy); default: the space's "
+                    "search.scoring, else auto = oneshot for transformer spaces, proxy for cells")
     se.add_argument("--workers", type=int, help="parallel evaluations; > 1 starts a local Ray (default 1)")
     se.add_argument("--threads", type=int, default=1,
                     help="torch threads per candidate, fixed per run so results never depend on it")
@@ -106,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--batch-size", type=int, help="training batch size (default: the space's search.batch_size)")
     se.add_argument("--data-root", help="folder holding the dataset for cifar10/cifar100/events "
                     "(default: $SNNAS_DATA, else ./data)")
+    se.add_argument("--bench-root", metavar="DIR", help="score candidates from a SpikeNAS-Bench table "
+                    "(DIR/<id>/train_process.txt, e.g. SpikeNAS-Bench's data/CIFAR10) instead of training them; "
+                    "no data set is loaded and the final stage is off (space: spikenas_bench_cifar10)")
+    se.add_argument("--bench-epoch", type=int, metavar="N", help="with --bench-root: score the validation "
+                    "accuracy after N epochs (the fidelity; default: the last epoch of each entry)")
     se.add_argument("--final-top-k", type=int, help="front candidates retrained after the search; 0 turns the "
                     "final stage off (default: the space's search.final_top_k, else 3)")
     se.add_argument("--final-epochs", type=int, help="epochs of each final retraining (default: the space's "

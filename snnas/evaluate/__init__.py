@@ -2,9 +2,26 @@
 
 Nothing here knows which search strategy is calling; a strategy hands over a module and gets
 ``Metrics`` (accuracy, energy per sample, MACs, ACs, firing rates, params, time steps) back.
+``evaluate_bench`` scores candidates from a SpikeNAS-Bench table instead of training them.
 """
 
 from snnas.evaluate import _cifar, _events  # noqa: F401  (register the loaders)
+from snnas.evaluate._bench import (
+    BENCH_EDGES,
+    BENCH_OPS,
+    BenchEntry,
+    BenchError,
+    bench_cell,
+    bench_config,
+    bench_energy,
+    bench_id,
+    bench_path,
+    check_bench_root,
+    check_bench_space,
+    evaluate_bench,
+    load_bench_table,
+    read_train_process,
+)
 from snnas.evaluate._data import DATASETS, SPLITS, DataSplits, load_dataset, stratified_split
 from snnas.evaluate._device import check_device_name, resolve_device
 from snnas.evaluate._encoding import ENCODINGS, Encoding, emits_spikes, encode
@@ -33,12 +50,16 @@ from snnas.evaluate._trainer import (
 )
 
 __all__ = [
+    "BENCH_EDGES",
+    "BENCH_OPS",
     "DATASETS",
     "ENCODINGS",
     "HARDWARE",
     "OPTIMIZERS",
     "SCHEDULES",
     "SPLITS",
+    "BenchEntry",
+    "BenchError",
     "DataSplits",
     "Encoding",
     "EnergyCounter",
@@ -51,6 +72,13 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "accuracy",
+    "bench_cell",
+    "bench_config",
+    "bench_energy",
+    "bench_id",
+    "bench_path",
+    "check_bench_root",
+    "check_bench_space",
     "check_device_name",
     "count_energy",
     "count_params",
@@ -58,13 +86,16 @@ __all__ = [
     "emits_spikes",
     "encode",
     "evaluate_baseline",
+    "evaluate_bench",
     "get_hardware",
     "hardware_files",
     "integrate_events",
     "iter_batches",
+    "load_bench_table",
     "load_dataset",
     "load_hardware_yaml",
     "price_rows",
+    "read_train_process",
     "resolve_device",
     "use_hardware_files",
     "static_cost",

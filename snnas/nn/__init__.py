@@ -10,7 +10,8 @@ from snnas.nn._baseline import SpikingCNN, baseline_cnn
 from snnas.nn._blocks import PatchEmbed, SpikingMLP, TransformerBlock
 from snnas.nn._build import CELL_FIXED, TRANSFORMER_FIXED, build_from_architecture, build_network
 from snnas.nn._cells import Cell, CellNetwork, Resample, cell_op, cell_op_neuron, check_cell, live_states
-from snnas.nn._conv_ops import SeqPool, Zero
+from snnas.nn._conv_ops import NeuronConv, SeqPool, Zero
+from snnas.nn._dag import DagCell, DagDown, DagNetwork, check_dag
 from snnas.nn._layers import (
     FactorizedReduce,
     SpikeMask,
@@ -35,7 +36,11 @@ __all__ = [
     "TRANSFORMER_FIXED",
     "Cell",
     "CellNetwork",
+    "DagCell",
+    "DagDown",
+    "DagNetwork",
     "FactorizedReduce",
+    "NeuronConv",
     "PatchEmbed",
     "QKChannelAttention",
     "QKTokenAttention",
@@ -56,6 +61,7 @@ __all__ = [
     "cell_op",
     "cell_op_neuron",
     "check_cell",
+    "check_dag",
     "live_states",
     "neuron_config",
     "ops_of_kind",

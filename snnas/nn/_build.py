@@ -16,6 +16,7 @@ from torch import nn
 
 from snnas.errors import SpaceError, UnknownNameError
 from snnas.nn._cells import CellNetwork
+from snnas.nn._dag import DagNetwork
 from snnas.nn._registry import ops_of_kind
 from snnas.nn._transformer import SpikingTransformer
 from snnas.space._architecture import Architecture
@@ -26,7 +27,9 @@ CELL_FIXED: dict[str, Any] = {"nodes": None, "multiplier": None, "stem": "conv_3
 """Non-searched cell-family settings (``space.fixed``) and their defaults. ``nodes`` is only
 checked against the architecture's cell; ``multiplier`` = how many last nodes are concatenated
 (default all); ``stem`` names a cell op used as the stem, with ``stem_stride``; ``head`` is what
-the classifier reads (``gap`` or ``flatten``)."""
+the classifier reads (``gap`` or ``flatten``). A dag-topology architecture (``arch.topology``) builds
+the SpikeNAS-Bench layout (`DagNetwork`), which uses ``nodes`` (all nodes, the input included) and
+``stem_stride`` and needs the others at their defaults."""
 
 TRANSFORMER_FIXED: dict[str, Any] = {"patch_size": 4, "stem_stages": 4, "stem": "sps"}
 """Non-searched transformer settings: SPS ``patch_size`` (power of 2), number of conv stages of
@@ -48,6 +51,10 @@ def _build_cell(arch: Architecture, input_shape: Sequence[int], num_classes: int
                 fx: dict[str, Any]) -> nn.Module:
     if not arch.cell or not arch.trellis or not arch.stem_channels:
         raise SpaceError("a cell architecture needs cell, trellis and stem_channels")
+    if arch.topology == "dag":
+        return _build_dag(arch, input_shape, num_classes, fx)
+    if arch.topology != "darts":
+        raise UnknownNameError("cell topology", arch.topology, ["darts", "dag"])
     if fx["nodes"] is not None and int(fx["nodes"]) != len(arch.cell):
         raise SpaceError(f"architecture has {len(arch.cell)} cell nodes, the space fixes "
                          f"nodes={fx['nodes']}", path="cell")
@@ -60,6 +67,27 @@ def _build_cell(arch: Architecture, input_shape: Sequence[int], num_classes: int
                        int(arch.stem_channels), _neurons(arch), multiplier=fx["multiplier"],
                        stem=fx["stem"], stem_stride=int(fx["stem_stride"]), head=str(fx["head"]),
                        input_size=(int(input_shape[1]), int(input_shape[2])))
+
+
+def _build_dag(arch: Architecture, input_shape: Sequence[int], num_classes: int,
+               fx: dict[str, Any]) -> nn.Module:
+    unused = [k for k in ("multiplier", "stem", "head") if fx[k] != CELL_FIXED[k]]
+    if unused:
+        raise SpaceError(f"a dag network has a fixed layout; fixed setting(s) {', '.join(unused)} do not "
+                         "apply to it", path="fixed")
+    if fx["nodes"] is not None and int(fx["nodes"]) != len(arch.cell) + 1:
+        raise SpaceError(f"architecture has {len(arch.cell) + 1} dag cell nodes (input included), the "
+                         f"space fixes nodes={fx['nodes']}", path="cell")
+    layers = len(arch.trellis)
+    if tuple(arch.trellis) != tuple(range(layers)):
+        raise SpaceError(f"a dag network's cell i runs at level i: trellis must be {list(range(layers))}, "
+                         f"got {list(arch.trellis)}", path="trellis")
+    if len(arch.neurons) != layers:
+        raise SpaceError(f"need one neuron per cell layer: {layers} layers, {len(arch.neurons)} neurons",
+                         path="neurons")
+    return DagNetwork(int(input_shape[0]), num_classes, arch.cell, layers, int(arch.stem_channels),
+                      _neurons(arch), stem_stride=int(fx["stem_stride"]),
+                      input_size=(int(input_shape[1]), int(input_shape[2])))
 
 
 def _build_transformer(arch: Architecture, input_shape: Sequence[int], num_classes: int,

@@ -2,8 +2,10 @@
 
 Every op maps ``[T, B, c_in, H, W]`` to ``[T, B, c_out, ceil(H/stride), ceil(W/stride)]``, so any op
 can sit on any cell edge and the mixed ops of a supernet can sum their outputs. Meta ``neuron=True``
-marks the ops that end in a neuron (``forward(x) == op.neuron(op.body(x))``, see ``split_neuron``):
-a supernet edge sums those candidates' bodies into one neuron, as SpikeDHS does. ``events=False``
+marks the ops that have a neuron of their own (so op variants may set it). All but one end in it
+(``forward(x) == op.neuron(op.body(x))``, see ``split_neuron``): a supernet edge sums those
+candidates' bodies into one neuron, as SpikeDHS does. ``neuron_conv_3x3`` (meta ``neuron_first``)
+starts with its neuron instead, so it reads spikes whatever its input is, and is mixed whole. ``events=False``
 marks ops whose output is not spikes (averages), which makes their consumers multiply.
 """
 
@@ -15,7 +17,8 @@ import torch
 from torch import nn
 
 from snnas.nn._layers import FactorizedReduce, SpikingConv, seq_apply
-from snnas.nn._registry import OPS
+from snnas.nn._registry import OPS, neuron_config
+from snnas.spiking import make_neuron
 
 _CONV = "conv: AC when fed by spikes, MAC otherwise; BN folded into the conv"
 
@@ -127,3 +130,29 @@ def cml_down(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None =
     """
     _check_stride("cml_down", stride)
     return SpikingConv(c_in, c_out, 3, 1, neuron=neuron, pool=nn.MaxPool2d(3, stride, padding=1))
+
+
+class NeuronConv(nn.Module):
+    """neuron -> conv -> BN on ``[T, B, C, H, W]``: the edge op of SNASNet and SpikeNAS-Bench (LIF ->
+    conv3x3 -> BN, DARTS' ReLU-conv-BN with a neuron for the ReLU). The neuron comes first, so the
+    conv always reads spikes (AC) and the output is a real-valued current that a dag node sums."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1,
+                 neuron: dict[str, Any] | None = None):
+        super().__init__()
+        self.neuron = make_neuron(**neuron_config(neuron))
+        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, (kernel - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.neuron(x)
+        return self.bn(self.conv(s.flatten(0, 1))).unflatten(0, s.shape[:2])
+
+
+@OPS.register("neuron_conv_3x3", kind="cell", neuron=True, neuron_first=True,
+              energy="its own neuron's spikes into the 3x3 conv: AC, whatever the input; BN folded")
+def neuron_conv_3x3(c_in: int, c_out: int, stride: int, neuron: dict[str, Any] | None = None) -> nn.Module:
+    """SpikeNAS-Bench's ops 2-4 are this op with firing thresholds 0.5, 1 and 1.5:
+    ``neuron_conv_3x3{threshold: 0.5}`` ... (op variants)."""
+    _check_stride("neuron_conv_3x3", stride)
+    return NeuronConv(c_in, c_out, 3, stride, neuron=neuron)

@@ -10,7 +10,7 @@ says which constructor signature it has (``kind``) and how the energy counter pr
 - ``stem``: ``op(in_channels, embed_dim, neuron, patch_size=..., stages=...)``: ``[T,B,C,H,W] -> [T,B,N,D]``
 - ``block``: ``op(dim, heads, mlp_ratio, neuron, attention=...)`` on ``[T, B, N, D]``
 
-Cell ops registered with ``neuron=True`` end in a neuron; only they have *variants*, names like
+Cell ops registered with ``neuron=True`` have a neuron of their own; only they have *variants*, names like
 ``conv_3x3{width:5}`` (``snnas.space._ops``) that `OPS` resolves to the base op built with the
 variant's neuron settings (`variant_neuron`), with the base op's meta: a variant is built, priced
 and exported as its base op with a differently configured neuron.
@@ -48,7 +48,7 @@ class OpRegistry(Registry):
     ``snnas.space._ops``, written in any spelling a space accepts): ``get`` gives an `OpVariant`
     of the base op, ``meta`` the base op's meta (a variant is priced, read and exported as its
     base), ``in`` says whether a name or variant resolves. Only ops registered with
-    ``neuron=True`` (cell ops that end in a neuron) take parameters."""
+    ``neuron=True`` (cell ops with a neuron of their own) take parameters."""
 
     def split(self, name: Any) -> tuple[Any, Params]:
         """(base name, parameters) of ``name``; SpaceError for a malformed variant."""

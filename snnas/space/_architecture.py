@@ -62,8 +62,13 @@ class NeuronSpec:
 
 
 Edge = tuple[int, str]
-"""One incoming edge of a cell node: (source state index, op name). Sources 0 and 1 are the outputs
-of the two previous cells (s_{k-2}, s_{k-1}); source 2 + j is intermediate node j of the same cell."""
+"""One incoming edge of a cell node: (source state index, op name). In a darts cell sources 0 and 1
+are the outputs of the two previous cells (s_{k-2}, s_{k-1}) and source 2 + j is intermediate node j
+of the same cell; in a dag cell source i is node i (0 = the cell input)."""
+
+DAG = (("topology", "dag"),)
+"""``Architecture.extra`` of a dag-topology cell architecture (darts architectures have none, so
+their JSON and ids are what they were before dag cells existed)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,10 @@ class Architecture:
     same cell is used at every layer. ``trellis`` gives the resolution level of each layer (0 = the
     stem's resolution, 1 = 1/2, 2 = 1/4, ...). ``stem_channels`` is the channel count at level 0;
     level l uses ``stem_channels * 2**l`` channels per node.
+
+    A dag cell (SNASNet / SpikeNAS-Bench, ``extra`` = `DAG`, see ``topology``) lists its nodes
+    1 .. n-1 (node 0 is the input), node j with one edge from every node 0 .. j-1, ``zero`` edges
+    included; its ``trellis`` is always ``(0, 1, ..., layers - 1)``.
 
     Transformer family (Spikformer): ``embed_dim``, ``depth``, per-block ``heads`` and ``mlp_ratio``
     (tuples of length ``depth``), ``attention`` kind (ssa | sdsa | qk).
@@ -141,6 +150,11 @@ class Architecture:
 
     # ---- identity and display -------------------------------------------------------------
     @property
+    def topology(self) -> str:
+        """How the cell's nodes connect: ``darts`` (the default) or ``dag`` (recorded in ``extra``)."""
+        return str(dict(self.extra).get("topology", "darts"))
+
+    @property
     def id(self) -> str:
         """Stable 12-hex-digit content id (sha1 of canonical JSON)."""
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:12]
@@ -151,6 +165,8 @@ class Architecture:
         neu = neurons[0] if len(neurons) == 1 else f"{len(neurons)} neuron kinds"
         if self.family == "cell":
             nodes = "|".join(",".join(f"{op}<-{s}" for s, op in node) for node in (self.cell or ()))
+            if self.topology == "dag":
+                return f"cell T={self.time_steps} C={self.stem_channels} dag [{nodes}] {neu}"
             path = "-".join(str(t) for t in (self.trellis or ()))
             return f"cell T={self.time_steps} C={self.stem_channels} [{nodes}] trellis {path} {neu}"
         heads = ",".join(str(h) for h in (self.heads or ()))

@@ -98,7 +98,10 @@ _SECTION_TITLES = {
              "of the two previous layers, 2 + k is node k) through one op each, and the cell "
              "output concatenates all nodes (or the last `multiplier`). Levels are written as "
              "resolutions (1, 1/2, ...); an Architecture's `trellis` holds their indices k "
-             "(resolution 1/2**k, `stem_channels * 2**k` channels per node)."),
+             "(resolution 1/2**k, `stem_channels * 2**k` channels per node). With `topology: dag` "
+             "the cell is a SNASNet / SpikeNAS-Bench DAG instead: one op on every edge (i, j) "
+             "between its `nodes` nodes, node 0 the input, the last node the output, in a network "
+             "of fixed layout (see `cell.topology`; Architectures carry `extra: {topology: dag}`)."),
     "transformer": ("`transformer` (family: transformer)", "Spikformer-style networks: a patch "
                     "embedding stem, then `depth` encoder blocks of spiking self-attention and a "
                     "spiking MLP, each block with its own heads and MLP ratio."),
@@ -114,7 +117,7 @@ _SECTION_TITLES = {
 _VARIANTS = """\
 ### Op variants
 
-An op that ends in a neuron may be listed in `cell.ops` (or as `cell.stem`) with neuron settings
+An op that has a neuron of its own may be listed in `cell.ops` (or as `cell.stem`) with neuron settings
 of its own, which replace the layer's for that op's neuron only. SpikeDHS's candidates `snn_b3` /
 `snn_b5` are one 3x3 spiking conv with surrogate width 3 or 5:
 
@@ -131,8 +134,8 @@ JSON and id), summaries and `snnas.nn.OPS` / `cell_op`; two spellings of one var
 entries. A setting the layer's neuron kind does not use is ignored for it (`tau` on `if`,
 everything on `ann`). A variant may not set the width when `surrogate.width` is `dgs`, nor tau
 when `neuron.tau` is `learnable` (the search moves those per layer); with `plif` among the
-neuron kinds a variant's tau must be > 1. The ops that end in a neuron (registry meta
-`neuron=True`): {ops}.
+neuron kinds a variant's tau must be > 1. The ops with a neuron of their own (registry meta
+`neuron=True`; all end in it except `neuron_conv_3x3`, which starts with it): {ops}.
 
 | parameter | sets | values |
 |---|---|---|

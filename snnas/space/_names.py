@@ -70,11 +70,12 @@ SURROGATE_NAMES = NameTable("surrogate", ["sigmoid", "atan", "piecewise_quadrati
 
 OP_NAMES = NameTable("op", {
     "skip": "cell", "zero": "cell", "conv_3x3": "cell", "conv_5x5": "cell", "dil_conv_3x3": "cell",
-    "avg_pool_3x3": "cell", "max_pool_3x3": "cell", "cml_down": "cell",
+    "avg_pool_3x3": "cell", "max_pool_3x3": "cell", "cml_down": "cell", "neuron_conv_3x3": "cell",
     "ssa": "attention", "sdsa": "attention", "qk_token": "attention", "qk_channel": "attention",
     "mlp": "mlp", "patch_embed": "stem", "block": "block",
-}, group_by="kind", flags={"neuron": ["conv_3x3", "conv_5x5", "dil_conv_3x3", "cml_down"]})
-"""Filled by ``snnas.nn.OPS``; grouped by each op's ``kind``, flagged ``neuron`` when it ends in one."""
+}, group_by="kind", flags={"neuron": ["conv_3x3", "conv_5x5", "dil_conv_3x3", "cml_down", "neuron_conv_3x3"]})
+"""Filled by ``snnas.nn.OPS``; grouped by each op's ``kind``, flagged ``neuron`` when it has a neuron of
+its own (at its end, or at its start for ``neuron_conv_3x3``)."""
 
 DATASET_NAMES = NameTable("dataset", ["digits", "cifar10", "cifar100", "events"])
 """Filled by ``snnas.evaluate.DATASETS``."""

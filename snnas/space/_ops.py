@@ -8,8 +8,9 @@ sorted by name, numbers in their shortest exact form), and that string is the op
 after loading: in an Architecture's cell (so in its JSON and its id), in summaries, and in
 ``snnas.nn.OPS`` / ``cell_op``, which build the base op with the variant's neuron settings.
 
-A parameter overrides the layer's setting for that op's neuron only, so only ops that end in a
-neuron (registry meta ``neuron=True``) take parameters. A setting the layer's neuron kind does not
+A parameter overrides the layer's setting for that op's neuron only, so only ops that have a
+neuron of their own (registry meta ``neuron=True``: they end in it, ``neuron_conv_3x3`` starts
+with it) take parameters. A setting the layer's neuron kind does not
 use is ignored for it, as in the ``neuron`` section (``tau`` on an ``if`` layer, anything on ``ann``).
 This module is torch-free: it checks names against the registry's name table (``_names.py``).
 """
@@ -47,7 +48,7 @@ OP_PARAMS: dict[str, OpParam] = {
 """Parameter name -> what it sets, in canonical (alphabetical) order."""
 
 NEURON_FLAG = "neuron"
-"""The op registry meta flag of ops that end in a neuron (the only ones that take parameters)."""
+"""The op registry meta flag of ops that have a neuron of their own (the only ones that take parameters)."""
 
 Params = tuple[tuple[str, float], ...]
 """Parameters of a variant, sorted by name: ``(("width", 5.0),)``."""
@@ -156,7 +157,7 @@ def op_params(name: str) -> Params:
 
 
 class CellOp(Name):
-    """A cell-op entry of a space: a registered cell op or a variant of one that ends in a neuron;
+    """A cell-op entry of a space: a registered cell op or a variant of one that has a neuron;
     the value is its canonical string (so two spellings of one variant are duplicates)."""
 
     label = "an op name"

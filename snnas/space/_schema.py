@@ -269,15 +269,36 @@ TASK = (
         plain(ENCODING)),
 )
 
+TOPOLOGIES = ("darts", "dag")
+"""How the nodes of a cell connect (``cell.topology``)."""
+
+DAG_UNUSED = ("edges_per_node", "multiplier", "levels", "transitions", "head_levels", "stem", "head")
+"""Cell keys of the darts topology that a dag space must not set (its network is fixed)."""
+
 CELL = (
-    Key("nodes", "int in [1, 8]", 2, "Intermediate nodes per cell; the cell output concatenates "
-        "them.", "nodes: 3", plain(Int(1, 8))),
+    Key("topology", "`darts` | `dag`", "darts", "How a cell's nodes connect. `darts` (DARTS, SpikeDHS): "
+        "each of `nodes` intermediate nodes takes `edges_per_node` searched inputs from the two previous "
+        "cells' outputs and earlier nodes, the output concatenates the nodes, and the cells sit on the "
+        "resolution trellis. `dag` (SNASNet, SpikeNAS-Bench, NAS-Bench-201): node 0 is the cell input, "
+        "node j sums op(i, j)(node i) over every i < j, with one searched op on every edge (`zero` "
+        "allowed), and the output is the last node. A dag network is fixed around its cell: a conv + BN "
+        "stem to `stem_channels`, then `layers` cells, cell i at `stem_channels * 2**i` channels and "
+        "resolution 1/2**i, each after the first preceded by BN, a neuron, a 3x3 conv, BN and a 2x2 "
+        "average pool; then BN, a neuron, a 2x2 average pool, a linear layer to `8 * stem_channels`, a "
+        "neuron and a linear layer to 10 output neurons per class, averaged per class "
+        "(SpikeNAS-Bench's network at `layers: 2`, `stem_channels: 128`). A dag space sets only "
+        "`nodes`, `ops`, `layers`, `stem_channels` and `stem_stride` here; the genes are "
+        "`edge{i}{j}.op`.", "topology: dag", plain(Enum("cell topology", TOPOLOGIES))),
+    Key("nodes", "int in [1, 8]", 2, "darts: intermediate nodes per cell; the cell output concatenates "
+        "them. dag: all nodes of the cell, its input node 0 included (at least 2).", "nodes: 3",
+        plain(Int(1, 8))),
     Key("edges_per_node", "int in [1, 2]", 2, "Incoming edges per node, each from a distinct earlier "
         "state (the two previous cells' outputs or an earlier node of the same cell), each with "
         "one op.", "edges_per_node: 2", plain(Int(1, 2))),
     Key("ops", "list of names or op variants", REQUIRED, "Candidate ops per edge (names in `snnas.nn.OPS` "
-        "with kind `cell`, e.g. skip, zero, conv_3x3, conv_5x5, dil_conv_3x3, avg_pool_3x3, max_pool_3x3), "
-        "or variants of the ops that end in a neuron, with neuron settings of their own: "
+        "with kind `cell`, e.g. skip, zero, conv_3x3, conv_5x5, dil_conv_3x3, avg_pool_3x3, max_pool_3x3, "
+        "neuron_conv_3x3), "
+        "or variants of the ops that have a neuron, with neuron settings of their own: "
         "`conv_3x3: {width: 5}` or `'conv_3x3{width: 5}'` (parameters " + ", ".join(OP_PARAMS)
         + "; see *Op variants* below). Two spellings of one variant are duplicates.",
         "ops: [skip, conv_3x3, {conv_3x3: {width: 5}}, zero]", listof(CELL_OP)),
@@ -388,9 +409,11 @@ SEARCH = (
         "genes (ops, edges, dims, depth, heads, ...).", "mutation_rate: 0.1", optional(Float(0.0, 1.0)),
         default_doc="null (1 / the number of architecture genes)"),
     Key("scoring", "auto | oneshot | proxy", "auto", "evolution: how candidates are scored: `oneshot` "
-        "inherits the weights of a weight-entangled supernet trained once (sandwich rule, `supernet_epochs`) "
-        "and re-estimates each subnet's BatchNorm statistics; `proxy` trains each from scratch "
-        "(`proxy_epochs`); `auto`: oneshot for transformer spaces, proxy for cell spaces.", "scoring: proxy",
+        "inherits the weights of a supernet trained once (`supernet_epochs`; transformer spaces: "
+        "weight-entangled, sandwich rule; cell spaces: the dhs supernet trained one uniform path at a time, "
+        "one `stem_channels` choice) and re-estimates each subnet's BatchNorm statistics; `proxy` trains "
+        "each from scratch (`proxy_epochs`); `auto`: oneshot for transformer spaces, proxy for cell spaces "
+        "(results/oneshot_cells.md).", "scoring: proxy",
         plain(Enum("scoring", ("auto", "oneshot", "proxy")))),
     Key("supernet_epochs", "int >= 1", 10, "evolution with one-shot scoring: epochs of supernet training "
         "before the search (checkpointed each epoch; a resumed run continues it).", "supernet_epochs: 20",

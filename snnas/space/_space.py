@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from snnas.errors import SpaceError
-from snnas.space._architecture import Architecture, NeuronSpec
+from snnas.space._architecture import DAG, Architecture, NeuronSpec
 from snnas.space._ops import OpError, op_string, parse_op
 from snnas.space._trellis import Trellis
 from snnas.space._validate import Parsed
@@ -61,12 +61,15 @@ class SearchSpace:
     other non-searched facts: layers, ops, levels, ... or max_depth, and a decision's value when it
     has one choice, else None), ``decisions`` (the genes), ``shared_neuron``, ``detach_reset``,
     ``tau_learnable`` / ``tau_bounds``, ``dgs`` ({init, bounds, step} when the surrogate width is
-    moved by DGS, else None), ``trellis`` (cell family: the `Trellis`).
+    moved by DGS, else None), ``trellis`` (cell family: the `Trellis`; None for a dag cell, whose
+    network has a fixed layout), ``edges`` (dag cells: the (i, j) edges in gene order, the order of
+    SpikeNAS-Bench's ids).
     """
 
     fixed: dict[str, Any]
     settings: dict[str, Any]
     trellis: Trellis | None
+    edges: tuple[tuple[int, int], ...] = ()
 
     def __init__(self, parsed: Parsed, path: str | None = None, name: str = "space"):
         task, top = parsed["task"], parsed[""]
@@ -115,13 +118,17 @@ class SearchSpace:
 
     def _init_cell(self, p: Parsed) -> None:
         c = p["cell"]
-        assert p.trellis is not None  # set by validation for the cell family
+        if c["topology"] == "dag":
+            self._init_dag(p)
+            return
+        assert p.trellis is not None  # set by validation for the darts topology
         self.trellis = p.trellis
+        self.edges = ()
         nodes, e, layers = c["nodes"], c["edges_per_node"], c["layers"]
         self.fixed = {"nodes": nodes, "multiplier": c["multiplier"], "stem": c["stem"],
                       "stem_stride": c["stem_stride"], "head": c["head"]}
         self.settings = {
-            "nodes": nodes, "edges_per_node": e, "layers": layers, "ops": list(c["ops"]),
+            "topology": "darts", "nodes": nodes, "edges_per_node": e, "layers": layers, "ops": list(c["ops"]),
             "n_levels": len(c["levels"]), "transitions": list(c["transitions"]),
             "head_levels": list(self.trellis.heads), "stem_channels": _single(c["stem_channels"]),
         }
@@ -134,6 +141,24 @@ class SearchSpace:
         for i in range(layers):
             self._add(f"layer{i}.move", c["transitions"],
                       "level change; infeasible moves are replaced by the nearest feasible one")
+        if self.shared_neuron:
+            self._add_neuron("neuron.")
+        else:
+            for i in range(layers):
+                self._add_neuron(f"layer{i}.neuron.")
+
+    def _init_dag(self, p: Parsed) -> None:
+        """One gene per edge (i, j), i < j, in lexicographic order; no trellis genes."""
+        c = p["cell"]
+        self.trellis = None
+        nodes, layers = c["nodes"], c["layers"]
+        self.edges = tuple((i, j) for i in range(nodes) for j in range(i + 1, nodes))
+        self.fixed = {"nodes": nodes, "stem_stride": c["stem_stride"]}
+        self.settings = {"topology": "dag", "nodes": nodes, "layers": layers, "ops": list(c["ops"]),
+                         "stem_channels": _single(c["stem_channels"])}
+        self._add("stem_channels", c["stem_channels"].choices)
+        for i, j in self.edges:
+            self._add(f"edge{i}{j}.op", c["ops"], "the op from node i to node j (node 0: the cell input)")
         if self.shared_neuron:
             self._add_neuron("neuron.")
         else:
@@ -180,9 +205,13 @@ class SearchSpace:
         n = self._n("time_steps")
         if self.family == "cell":
             f = self.settings
-            n *= self._n("stem_channels") * self.trellis.count()
-            for j in range(f["nodes"]):
-                n *= math.comb(2 + j, f["edges_per_node"]) * len(f["ops"]) ** f["edges_per_node"]
+            n *= self._n("stem_channels")
+            if f["topology"] == "dag":
+                n *= len(f["ops"]) ** len(self.edges)
+            else:
+                n *= self.trellis.count()
+                for j in range(f["nodes"]):
+                    n *= math.comb(2 + j, f["edges_per_node"]) * len(f["ops"]) ** f["edges_per_node"]
             if self.shared_neuron:
                 return n * self._neuron_count("neuron.")
             return n * self._neuron_count("layer0.neuron.") ** f["layers"]
@@ -252,6 +281,14 @@ class SearchSpace:
         return NeuronSpec(**spec)
 
     def _assemble(self, v: dict[str, Any]) -> Architecture:
+        if self.family == "cell" and self.settings["topology"] == "dag":
+            f = self.settings
+            layers = f["layers"]
+            cell = tuple(tuple((i, v[f"edge{i}{j}.op"]) for i in range(j)) for j in range(1, f["nodes"]))
+            neurons = ((self._neuron(v, "neuron."),) * layers if self.shared_neuron else
+                       tuple(self._neuron(v, f"layer{i}.neuron.") for i in range(layers)))
+            return Architecture(family="cell", time_steps=v["time_steps"], neurons=neurons, cell=cell,
+                                trellis=tuple(range(layers)), stem_channels=v["stem_channels"], extra=DAG)
         if self.family == "cell":
             f = self.settings
             layers = f["layers"]
@@ -335,6 +372,10 @@ class SearchSpace:
         if self.family == "cell":
             f = self.settings
             values["stem_channels"] = arch.stem_channels
+            if arch.topology != f["topology"]:
+                raise self._bad(f"its cell topology is {arch.topology}, the space's is {f['topology']}")
+            if f["topology"] == "dag":
+                return self._dag_values(arch, values)
             cell = arch.cell or ()
             if len(cell) != f["nodes"]:
                 raise self._bad(f"cell has {len(cell)} nodes, expected {f['nodes']}")
@@ -363,6 +404,24 @@ class SearchSpace:
                 raise self._bad(f"{key} has {len(seq)} entries, expected depth = {depth}")
             values.update({f"block{i}.{key}": x for i, x in enumerate(seq)})
         values.update(self._neurons_values(arch.neurons, depth, "block"))
+        return values
+
+    def _dag_values(self, arch: Architecture, values: dict[str, Any]) -> dict[str, Any]:
+        f = self.settings
+        cell = arch.cell or ()
+        if len(cell) != f["nodes"] - 1:
+            raise self._bad(f"cell lists {len(cell)} nodes after the input, expected {f['nodes'] - 1} "
+                            f"(a dag cell of {f['nodes']} nodes)")
+        for j, node in enumerate(cell, start=1):
+            edges = sorted(node, key=lambda e: e[0])
+            if [s for s, _ in edges] != list(range(j)):
+                raise self._bad(f"cell node {j} has edges from {[s for s, _ in edges]}, expected one from "
+                                f"each of nodes {list(range(j))} (zero edges included)")
+            values.update({f"edge{i}{j}.op": _canonical_op(op) for i, op in edges})
+        if tuple(arch.trellis or ()) != tuple(range(f["layers"])):
+            raise self._bad(f"trellis {list(arch.trellis or ())} must be {list(range(f['layers']))} (cell i "
+                            "of a dag network runs at level i)")
+        values.update(self._neurons_values(arch.neurons, f["layers"], "layer"))
         return values
 
     def choices(self, name: str) -> tuple:

@@ -13,6 +13,7 @@ from typing import Any
 
 from snnas.space._ops import op_params
 from snnas.space._schema import (
+    DAG_UNUSED,
     REQUIRED,
     SECTIONS,
     Key,
@@ -48,10 +49,14 @@ class Parsed:
             if key.parse is None:
                 if key.name in self.sections:
                     out[key.name] = {k: _plain(key.name, k, v)
-                                     for k, v in self.sections[key.name].items()}
+                                     for k, v in self.sections[key.name].items() if not self._unused(key.name, k)}
             else:
                 out[key.name] = _plain("", key.name, self.sections[""][key.name])
         return out
+
+    def _unused(self, section: str, key: str) -> bool:
+        """A key this document does not use (the darts-only cell keys of a dag space)."""
+        return section == "cell" and key in DAG_UNUSED and self.sections["cell"]["topology"] == "dag"
 
 
 def _plain(section: str, key: str, v: Any) -> Any:
@@ -96,7 +101,10 @@ def parse_document(data: Any, ctx: Ctx) -> Parsed:
     _check_time_steps(ctx, parsed)
     _check_neuron(ctx, parsed)
     if family == "cell":
-        _check_cell(ctx, parsed)
+        if parsed["cell"]["topology"] == "dag":
+            _check_dag(ctx, parsed, data.get("cell") or {})
+        else:
+            _check_cell(ctx, parsed)
     else:
         _check_transformer(ctx, parsed)
     return parsed
@@ -185,6 +193,26 @@ def _check_cell(ctx: Ctx, p: Parsed) -> None:
     if h % div or w % div:
         ctx.fail(("cell", "levels"), f"input {h}x{w} is not divisible by {div} (stem_stride "
                  f"{cell['stem_stride']} x 2^{n_levels - 1} for level {level_str(n_levels - 1)})")
+
+
+def _check_dag(ctx: Ctx, p: Parsed, raw: dict[str, Any]) -> None:
+    """A dag cell network is fixed around its cell: no trellis, stem op or head to choose."""
+    cell = p["cell"]
+    for key in DAG_UNUSED:
+        if key in raw:
+            ctx.fail(("cell", key), f"'{key}' is only used with topology darts; a dag network is set by "
+                     "nodes, ops, layers, stem_channels and stem_stride (see cell.topology)")
+    if cell["nodes"] < 2:
+        ctx.fail(("cell", "nodes"), f"a dag cell needs at least 2 nodes (node 0 is its input), got "
+                 f"{cell['nodes']}")
+    _check_op_variants(ctx, p)
+    _, h, w = p["task"]["input_shape"]
+    layers, stride = cell["layers"], cell["stem_stride"]
+    div = stride * 2 ** layers
+    if h % div or w % div:
+        ctx.fail(("cell", "layers"), f"input {h}x{w} is not divisible by {div} (stem_stride {stride} x "
+                 f"2^{layers}: a dag network halves the resolution before each of its {layers - 1} later "
+                 "cell(s) and before its classifier)")
 
 
 def _check_op_variants(ctx: Ctx, p: Parsed) -> None:

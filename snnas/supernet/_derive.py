@@ -52,6 +52,10 @@ def supernet_spec(space: Any, time_steps: int | None = None, stem_channels: int 
     ``learnable``, within its bounds (the list's range)."""
     if space.family != "cell":
         raise SpaceError(f"the dhs supernet needs a cell space; '{space.name}' is {space.family}")
+    if space.settings.get("topology", "darts") != "darts":
+        raise SpaceError(f"the dhs supernet searches darts cells on a resolution trellis; '{space.name}' has "
+                         f"cell.topology {space.settings['topology']} (use --strategy evolution or random)",
+                         file=str(space.path) if space.path else None, path="cell.topology")
     f = space.settings
     base = space.decode([0] * space.n_genes)
     T = int(time_steps or max(space.choices("time_steps")))

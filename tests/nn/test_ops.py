@@ -87,6 +87,10 @@ def test_energy_counted_and_spike_input_is_ac(name):
     if not computes:
         assert real.macs == real.acs == spikes.macs == spikes.acs == 0
         return
+    if OPS.meta(name).get("neuron_first"):  # its own neuron turns any input into spikes: never a MAC
+        strong = count_energy(op, 4 * torch.rand(in_shape))  # fires within T = 2
+        assert real.macs == spikes.macs == strong.macs == 0 and strong.acs > 0
+        return
     assert real.macs > 0                   # the first layer multiplies real values
     assert spikes.acs > 0
     # blocks add spikes (SEW residual): the MLP sees spike counts, which are events too

@@ -80,3 +80,25 @@ def test_a_resumed_run_keeps_its_supernet_and_extends_like_an_uninterrupted_one(
     assert [x.key() for x in again.records] == [x.key() for x in serial.records]
     with RunStore.open(part.run_dir, readonly=True) as store:
         assert store.config["budget"] == 6
+
+
+def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp_path):
+    """What a SIGKILL during supernet training leaves: the checkpoint of the last finished epoch;
+    a new run object trains on from it and ends with the weights of an uninterrupted training."""
+    from snnas.search._oneshot import OneShotSupernet
+
+    space = load_space(write_space(tmp_path / "s.yaml", TINY))
+    stores = {}
+    for name in ("whole", "killed"):
+        f = write_space(tmp_path / f"{name}.yaml", TINY)
+        stores[name] = RunStore.create(tmp_path / name, f, {"seed": 0}, objectives=space)
+    cfg = {"dataset": "digits", "device": "cpu"}
+    kw = {"lr": 0.01, "batch_size": 32, "seed": 0, "threads": 1, "max_batches": 2}
+    whole = OneShotSupernet(space, stores["whole"], cfg, epochs=2, **kw).train(quiet=True)
+    OneShotSupernet(space, stores["killed"], cfg, epochs=1, **kw).train(quiet=True)  # "killed" after epoch 1
+    again = OneShotSupernet(space, stores["killed"], cfg, epochs=2, **kw)
+    assert again.trainer.epoch == 1
+    resumed = again.train(quiet=True)
+    assert resumed.keys() == whole.keys() and all(torch.equal(resumed[k], whole[k]) for k in whole)
+    for s in stores.values():
+        s.close()

@@ -35,7 +35,11 @@ def test_decode_encode_round_trip(name, data):
     again = Architecture.from_json(arch.to_json())
     assert again == arch and again.id == arch.id and space.encode(again) == canon
     assert arch.family == space.family and arch.time_steps in space.choices("time_steps")
-    if space.family == "cell":
+    if space.family == "cell" and space.settings["topology"] == "dag":
+        s = space.settings
+        assert arch.topology == "dag" and arch.trellis == tuple(range(s["layers"])) == tuple(range(len(arch.neurons)))
+        assert [[src for src, _ in node] for node in arch.cell] == [list(range(j)) for j in range(1, s["nodes"])]
+    elif space.family == "cell":
         s = space.settings
         assert len(arch.trellis) == s["layers"] == len(arch.neurons)
         assert arch.trellis[-1] in s["head_levels"]
