@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from _md import md_table
 from tqdm.auto import tqdm
 
 from snnas.testing._spikingjelly import calibrate_bn, compare_with_spikingjelly, reference_networks
@@ -32,15 +33,6 @@ def compare(name: str, model, T: int, shape: tuple, samples: int) -> list[dict]:
         r["ratio"] = r["snnas"] / ref if ref else (1.0 if not r["snnas"] else float("inf"))
         r["previous_rule_ratio"] = r.pop("previous_rule") / ref if ref else float("nan")
     return [{"network": name, **r} for r in rows]
-
-
-def _md(df: pd.DataFrame) -> str:
-    """A markdown table (pandas' to_markdown needs the optional tabulate package)."""
-    def fmt(v):
-        return f"{v:.6g}" if isinstance(v, float) else str(v)
-    head = "| " + " | ".join(df.columns) + " |"
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, "|" + "---|" * len(df.columns), *rows])
 
 
 def main() -> None:
@@ -62,8 +54,8 @@ def main() -> None:
           f"{100 * worst:.4f} % (AC rows compare snnas's `coincidences`, SpikingJelly's rule; `snnas_events`, "
           "what snnas prices, differs only for spike x spike products). `previous_rule_*`: the ratio the "
           "counter before this change (dense x mean input) gave for conv/linear layers on spikes.", "",
-          _md(per_net.reset_index()), "", "Per layer (counts per sample, summed over T):", "",
-          _md(df), ""]
+          md_table(per_net.reset_index()), "", "Per layer (counts per sample, summed over T):", "",
+          md_table(df), ""]
     (OUT / "energy_vs_spikingjelly.md").write_text("\n".join(md))
     print(per_net.to_string())
     print(f"largest per-layer deviation: {100 * worst:.4f} %")

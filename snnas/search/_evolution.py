@@ -33,8 +33,11 @@ FAILED_F = 1e12
 """Objective value given to a failed candidate (minimisation form): dominated by any real one."""
 
 SCORINGS = ("auto", "oneshot", "proxy")
-"""How candidates are scored: inherited weights of a supernet trained once (``oneshot``), a short
-training from scratch (``proxy``), or ``auto``: oneshot for transformer spaces, proxy for cells."""
+"""How candidates are scored: inherited weights of a supernet trained once (``oneshot``: the
+weight-entangled supernet of a transformer space, the single-path supernet of a cell space), a short
+training from scratch (``proxy``), or ``auto``: oneshot for transformer spaces, proxy for cells (on
+digits, single-path one-shot ranks cells at Kendall tau 0.46 against the 2-epoch proxy, which costs
+only ~2 s a candidate there: results/oneshot_cells.md)."""
 
 
 def is_neuron_gene(name: str) -> bool:

@@ -6,7 +6,9 @@ differentiable expected energy, ``SupernetTrainer`` the bi-level training, ``der
 architecture of its weights. The ``dhs`` strategy (``snnas.search``) drives them.
 ``TransformerSupernet`` is the weight-entangled (Auto-Spikformer) supernet of a transformer space:
 subnets are leading slices of its weights (``subnet_state_dict``, ``extract_subnet``), trained by
-``SandwichTrainer`` and scored after ``recalibrate_subnet``.
+``SandwichTrainer`` and scored after ``recalibrate_subnet``. ``SinglePathTrainer`` trains the cell
+supernet one-shot (uniform single paths, alpha and beta unused) and ``extract_cell_subnet`` builds a
+cell architecture with its path's weights, scored the same way.
 """
 
 from snnas.supernet._derive import derive, derive_cell, supernet_spec
@@ -26,6 +28,12 @@ from snnas.supernet._entangled import (
 from snnas.supernet._net import CellSupernet, MixedEdge, MixedResample, SupernetSpec, edge_list
 from snnas.supernet._paths import MoveTable, input_weights, marginals, viterbi
 from snnas.supernet._plot import plot_dynamics
+from snnas.supernet._single_path import (
+    SinglePathConfig,
+    SinglePathTrainer,
+    extract_cell_subnet,
+    single_path_spec,
+)
 from snnas.supernet._train import DHSConfig, SupernetTrainer
 
 __all__ = [
@@ -36,6 +44,8 @@ __all__ = [
     "MoveTable",
     "SandwichConfig",
     "SandwichTrainer",
+    "SinglePathConfig",
+    "SinglePathTrainer",
     "SupernetEnergy",
     "SupernetSpec",
     "SupernetTrainer",
@@ -45,12 +55,14 @@ __all__ = [
     "derive",
     "derive_cell",
     "edge_list",
+    "extract_cell_subnet",
     "extract_subnet",
     "input_weights",
     "largest_architecture",
     "marginals",
     "plot_dynamics",
     "recalibrate_subnet",
+    "single_path_spec",
     "smallest_architecture",
     "subnet_state_dict",
     "supernet_spec",

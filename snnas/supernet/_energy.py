@@ -94,9 +94,10 @@ class SupernetEnergy:
         hooks = [m.register_forward_pre_hook(lambda mod, args: seen.__setitem__(mod, args))
                  for m in net.modules() if isinstance(m, (MixedEdge, MixedResample, nn.Linear))]
         neurons = [m for m in net.modules() if isinstance(m, BaseNeuron)] if not spikes else []
-        was = net.training
+        was, skipping = net.training, net.skip_unused
         net.eval()
         net.force_kind = kind
+        net.skip_unused = False  # every part must run once to be captured, weighed or not
         parts: list[tuple[str, Any, torch.Tensor, bool]] = [("stem", net.stem, x_seq, input_is_spike)]
         counter = EnergyCounter(net)
         try:
@@ -133,6 +134,7 @@ class SupernetEnergy:
                 del m.is_spiking
             counter.detach_hooks()
             net.force_kind = None
+            net.skip_unused = skipping
             net.train(was)
         rows = counter.report(self.hardware).rows
         return {name: float(price_rows([r for r in rows if r.module == name or r.module.startswith(name + ".")],

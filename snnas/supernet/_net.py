@@ -46,6 +46,18 @@ class _Current:
     inputs: list[tuple[torch.Tensor, torch.Tensor]]
     marginals: list[torch.Tensor]
     kinds: torch.Tensor | None = None  # [layers, 2]: P(spiking), P(ann) per layer (hybrid gate)
+    active: _Active | None = None
+    """What a fixed ``override`` weighs (None: run everything, as under softmax weights)."""
+
+
+@dataclass(frozen=True)
+class _Active:
+    """The parts a fixed override gives non-zero weight: per edge row the candidate indices, per
+    layer the trellis levels, the head levels. Everything else contributes exact zeros."""
+
+    edges: tuple[frozenset[int], ...]
+    levels: tuple[frozenset[int], ...]
+    heads: frozenset[int]
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -143,6 +155,8 @@ class MixedEdge(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self._current.edges[self.index]
+        active = self._current.active
+        keep = None if active is None else active.edges[self.index]
         rest = None
         if self.partial > 1:
             c = x.shape[2] // self.partial
@@ -151,13 +165,17 @@ class MixedEdge(nn.Module):
         # the others first: backward runs last-made first, so theirs then runs after the convs' is
         # done and their saved tensors are freed
         for k, op in enumerate(self.ops):
-            if k in self.silent or k in self.spiking:
+            if k in self.silent or k in self.spiking or (keep is not None and k not in keep):
                 continue
             if k in self.recompute:
                 out, own = self._add(out, own, self._RecomputeScaled.apply(op, x, w[k]), True)
             else:
                 out, own = self._add(out, own, w[k] * op(x))
         for g in self.groups:
+            if keep is not None:
+                g = tuple(k for k in g if k in keep)
+                if not g:
+                    continue
             u, u_own = None, False
             for k in g:
                 op = self.ops[k]
@@ -168,8 +186,8 @@ class MixedEdge(nn.Module):
             del u
             out, own = self._add(out, own, s)
             del s
-        if out is None:  # only silent candidates
-            out = self.ops[0](x)
+        if out is None:  # only silent candidates (or, under an override, none weighed)
+            out = self.ops[0](x) if keep is None else torch.zeros_like(x)
         if rest is not None:
             out = channel_shuffle(torch.cat([out, rest], dim=2), self.partial)
         return out
@@ -184,9 +202,13 @@ class MixedResample(nn.Module):
         self.levels = tuple(lv for _, lv in sources)
         self.resample = nn.ModuleList(Resample(c, channels, lv, level, neuron) for c, lv in sources)
 
-    def forward(self, x: Sequence[tuple[torch.Tensor, torch.Tensor]], size: tuple[int, int]) -> torch.Tensor:
+    def forward(self, x: Sequence[tuple[torch.Tensor, torch.Tensor | None]], size: tuple[int, int]) -> torch.Tensor:
+        """``x``: (weight, state) per source level; a None state (a level the supernet skipped
+        under an override, whose weight is zero) is left out."""
         out = None
         for (w, state), res in zip(x, self.resample, strict=True):
+            if state is None:
+                continue
             y = w * res(state, size)
             out = y if out is None else out + y
         return out
@@ -248,6 +270,12 @@ class CellSupernet(nn.Module):
         self._current = _Current()
         self.override: dict[str, torch.Tensor] | None = None
         """Fixed weights instead of softmax(alpha) / softmax(beta): ``{"edges", "moves"}``."""
+        self.skip_unused = True
+        """Under an ``override``, run only what it weighs: the non-zero candidates of each edge, the
+        cells of the levels the trellis weights reach, their heads (others add exact zeros, so the
+        values are the same). At ``one_hot(arch)`` that is ``arch``'s path alone, the cost of one
+        discrete network; untaken ops get no gradient (None, so Adam leaves them alone) and no BN
+        update: single-path training. `SupernetEnergy` turns it off to capture every part."""
         learn = spec.tau_bounds is not None
         n_tau = (1 if spec.shared_neuron else spec.layers) if learn else 0
         self.tau_w = nn.ParameterList(
@@ -400,6 +428,14 @@ class CellSupernet(nn.Module):
         cur.marginals = marginals(qs)
         cur.inputs = [input_weights(qs, cur.marginals, i) for i in range(self.spec.layers)]
         cur.kinds = self.kind_probabilities() if self.gamma is not None else None
+        cur.active = None
+        if self.override is not None and self.skip_unused:
+            nz = (cur.edges != 0).cpu().tolist()
+            levels = [(p != 0).cpu().tolist() for p in cur.marginals[1:]]
+            cur.active = _Active(
+                edges=tuple(frozenset(k for k, on in enumerate(row) if on) for row in nz),
+                levels=tuple(frozenset(lv for lv, on in enumerate(row) if on) for row in levels),
+                heads=frozenset(h for h in self.head_levels if levels[-1][h]))
         return cur
 
     def one_hot(self, arch: Architecture) -> dict[str, torch.Tensor]:
@@ -423,39 +459,45 @@ class CellSupernet(nn.Module):
             h, w = sizes[-1]
             sizes.append(((h + 1) // 2, (w + 1) // 2))
         prev: list[dict[int, torch.Tensor]] = [{0: s}, {0: s}]
+        act = cur.active
         for i, row in enumerate(self.cells):
             w0, w1 = cur.inputs[i]
             out = {}
             for key, cell in row.items():
                 lv = int(key)
+                if act is not None and lv not in act.levels[i]:
+                    continue
                 from0, from1 = self.sources[i][lv]
-                in0 = [(w0[a, lv], prev[0][a]) for a in from0]
-                in1 = [(w1[b, lv], prev[1][b]) for b in from1]
+                in0 = [(w0[a, lv], prev[0].get(a)) for a in from0]
+                in1 = [(w1[b, lv], prev[1].get(b)) for b in from1]
                 out[lv] = cell(in0, in1, sizes[lv])
             prev = [prev[1], out]
         p_last = cur.marginals[-1]
         logits = None
         for h in self.head_levels:
+            if act is not None and h not in act.heads:
+                continue
             s = prev[1][h]
             y = p_last[h] * self.heads[str(h)](s.flatten(2) if self.flatten else s.mean(dim=(-2, -1))).mean(0)
             logits = y if logits is None else logits + y
         return logits
 
     # ---- a derived network's weights ----------------------------------------------------------
-    def subnet_state(self, arch: Architecture, model: nn.Module) -> dict[str, torch.Tensor]:
-        """The state dict for ``model = build_network(space, arch)`` taken from this supernet's
-        shared weights (the path's cells, the chosen ops, the shared neurons, the head)."""
+    def subnet_keys(self, arch: Architecture, model: nn.Module) -> dict[str, str]:
+        """For every state-dict key of ``model = build_network(space, arch)``, the key of this
+        supernet's state dict it is taken from (the path's cells, the chosen ops, the shared
+        neurons, the head). Structure only: works on a supernet and a model on the meta device. A
+        neuron key may name a tensor the supernet lacks (a PLIF's ``w`` under a LIF supernet)."""
         if self.spec.partial_channels > 1:
             raise ValueError("a partial-channel supernet (K > 1) holds C/K-wide ops: train the derived "
                              "network from scratch instead of inheriting its weights")
-        own = self.state_dict()
-        out: dict[str, torch.Tensor] = {}
-        target = model.state_dict()
+        out: dict[str, str] = {}
+        target = list(model.state_dict().keys())
 
         def take(dst_prefix: str, src_prefix: str) -> None:
             for k in target:
                 if k.startswith(dst_prefix):
-                    out[k] = own[src_prefix + k[len(dst_prefix):]]
+                    out[k] = src_prefix + k[len(dst_prefix):]
 
         take("stem.", "stem.")
         levels = list(arch.trellis or ())
@@ -475,13 +517,23 @@ class CellSupernet(nn.Module):
                     mixed = self.get_submodule(f"cells.{i}.{lv}.ops.{j}.{src}")
                     group = next((g for g in mixed.groups if op_i in g), (op_i,))
                     take(f"cells.{i}.ops.{j}.{k}.neuron.", f"{edge}ops.{group[0]}.neuron.")
+                    p = f"cells.{i}.ops.{j}.{k}."
                     for key in target:
-                        p = f"cells.{i}.ops.{j}.{k}."
                         if key.startswith(p) and not key.startswith(p + "neuron."):
-                            out[key] = own[f"{edge}ops.{op_i}.{key[len(p):]}"]
+                            out[key] = f"{edge}ops.{op_i}.{key[len(p):]}"
             prev = [prev[1], lv]
         take("head.", f"heads.{levels[-1]}.")
         missing = sorted(set(target) - set(out))
         if missing:
             raise KeyError(f"no supernet weights for {', '.join(missing[:5])}")
         return out
+
+    def subnet_state(self, arch: Architecture, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The state dict for ``model = build_network(space, arch)`` taken from this supernet's
+        shared weights (`subnet_keys`)."""
+        own = self.state_dict()
+        keys = self.subnet_keys(arch, model)
+        absent = [src for src in keys.values() if src not in own]
+        if absent:
+            raise KeyError(f"no supernet weights for {', '.join(absent[:5])}")
+        return {k: own[src] for k, src in keys.items()}
