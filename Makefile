@@ -29,7 +29,7 @@ $(VENV)/.peers: $(VENV)/.installed
 	touch $@
 
 search: setup
-	$(SNNAS) search --space search_spaces/digits.yaml --strategy random --workers 2
+	$(SNNAS) search --space search_spaces/digits.yaml --strategy evolution --workers 2
 
 test: setup $(VENV)/.peers
 	$(PY) -m pytest -q

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -121,8 +122,8 @@ def plot_generations(records: Sequence[CandidateRecord], objectives: Sequence[Ob
         upto = [r for r in records if r.index < (g + 1) * generation]
         pts = sorted(_xy(pareto_front(upto, objectives, constraints), x, y, scales))
         if pts:
-            shade = 0.25 + 0.75 * (g + 1) / n_gen
-            ax.plot(*zip(*pts, strict=True), marker="o", ms=4, lw=1.2, color=(shade, 0.1, 0.1 + 0.5 * (1 - shade)),
+            colour = colormaps["viridis"](g / max(n_gen - 1, 1))
+            ax.plot(*zip(*pts, strict=True), marker="o", ms=4, lw=1.2, color=colour,
                     label=f"generation {g}" if n_gen <= 12 or g in (0, n_gen - 1) else None)
     ax.set_xlabel(scales[x][1])
     ax.set_ylabel(scales[y][1])

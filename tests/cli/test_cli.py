@@ -53,7 +53,7 @@ def test_hardware_list_with_user_profile(tmp_path):
     (["search", "--space", "search_spaces/digits.yaml", "--strategy", "nope"],
      ["unknown search strategy 'nope'", "random"]),
     (["search", "--space", "no/such.yaml"], ["no/such.yaml"]),
-    (["search", "--space", "search_spaces/digits.yaml", "--lambda", "1"], ["--lambda", "dhs", "'random'"]),
+    (["search", "--space", "search_spaces/digits.yaml", "--lambda", "1"], ["--lambda", "dhs", "'evolution'"]),
     (["search", "--space", "search_spaces/digits.yaml", "--strategy", "dhs", "--lambda", "0", "-1"],
      ["--lambda", ">= 0", "-1"]),
     (["report", "no/such/run"], ["no/such/run"]),

@@ -1,0 +1,145 @@
+"""Benchmark: how well the weight-entangled supernet ranks transformer subnets (issue "evo").
+
+1. Train the supernet of search_spaces/digits_transformer.yaml the way ``--strategy evolution``
+   does (sandwich rule, ``search.supernet_epochs`` epochs, the space's lr and batch size).
+2. Draw ``--n`` distinct random subnets; score each with inherited weights exactly as the search
+   does (``snnas.search._oneshot.evaluate_oneshot``: extract, recalibrate BN, validation split).
+3. Train each from scratch with the final stage's recipe (``final_epochs`` epochs, ``final_lr``,
+   test split; ``--seeds`` seeds, mean) through ``snnas.search.evaluate_candidate``.
+
+Reported (``results/supernet_ranking/``): Kendall tau and Spearman rho between the two, the table
+and a scatter plot. Target: tau >= 0.5 on >= 12 subnets. From-scratch results are cached in
+``scratch.csv`` (delete it to retrain).
+
+Usage: python scripts/supernet_ranking.py [--n 16] [--seeds 1] [--threads 2] [-q]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from _md import md_table  # noqa: E402
+
+SPACE = ROOT / "search_spaces" / "digits_transformer.yaml"
+OUT = ROOT / "results" / "supernet_ranking"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=16, help="subnets (default 16)")
+    p.add_argument("--seeds", type=int, default=1, help="from-scratch seeds per subnet (default 1)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--epochs", type=int, default=None, help="supernet epochs (default: the space's)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    args = p.parse_args()
+
+    import torch
+    from scipy.stats import kendalltau, spearmanr
+    from tqdm.auto import tqdm
+
+    from snnas.evaluate import load_dataset
+    from snnas.search import eval_config_for, evaluate_candidate, final_config
+    from snnas.search._backend import Shared
+    from snnas.search._oneshot import evaluate_oneshot
+    from snnas.space import load_space
+    from snnas.supernet import SandwichConfig, SandwichTrainer
+
+    torch.set_num_threads(args.threads)
+    space = load_space(SPACE)
+    d = space.defaults
+    epochs = args.epochs or int(d.get("supernet_epochs") or 10)
+    OUT.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    trainer = SandwichTrainer(space, load_dataset("digits"), SandwichConfig(
+        batch_size=int(d.get("batch_size") or 64), lr=float(d.get("lr") or 0.005), seed=0, encoding=space.encoding))
+    for _ in tqdm(range(epochs), desc="supernet", disable=args.quiet):
+        trainer.train_epoch()
+    supernet_s = time.perf_counter() - start
+    weights = Shared({k: v.detach().clone() for k, v in trainer.subnet_state().items()})
+
+    archs, seen = [], set()
+    for i in range(1000):
+        a = space.sample(np.random.default_rng([7, i]))
+        if a.id not in seen:
+            seen.add(a.id)
+            archs.append(a)
+        if len(archs) == args.n:
+            break
+    cfg = dict(eval_config_for(space, threads=args.threads, device="cpu"), supernet=weights, recalibrate=8)
+    rows = []
+    for k, a in enumerate(tqdm(archs, desc="one-shot scores", disable=args.quiet)):
+        m = evaluate_oneshot(str(SPACE), a.to_json(), dict(cfg, seed=k, index=k))
+        rows.append({"id": a.id, "architecture": a.summary(), "oneshot_val_acc_pct": 100 * m["accuracy"],
+                     "oneshot_s": m["wall_time_s"], "energy_uj": 1e3 * m["energy_mj"]})
+    df = pd.DataFrame(rows)
+
+    fin = final_config(space)
+    cache = OUT / "scratch.csv"
+    cached = pd.read_csv(cache) if cache.exists() else pd.DataFrame(columns=["id", "seed", "test_acc_pct"])
+    scratch = eval_config_for(space, epochs=int(fin["epochs"]), lr=float(fin.get("lr") or d.get("lr")),
+                              threads=args.threads, device="cpu")
+    scratch["split"] = "test"
+    new = []
+    todo = [(a, s) for a in archs for s in range(args.seeds)
+            if not ((cached["id"] == a.id) & (cached["seed"] == s)).any()]
+    for a, s in tqdm(todo, desc="from scratch", disable=args.quiet):
+        m = evaluate_candidate(str(SPACE), a.to_json(), dict(scratch, seed=s, index=0))
+        new.append({"id": a.id, "seed": s, "test_acc_pct": 100 * (m.get("accuracy") or float("nan")),
+                    "seconds": m.get("wall_time_s")})
+        pd.concat([cached, pd.DataFrame(new)]).to_csv(cache, index=False)
+    cached = pd.concat([cached, pd.DataFrame(new)])
+    mean = cached[cached["seed"] < args.seeds].groupby("id")["test_acc_pct"].mean()
+    df["scratch_test_acc_pct"] = df["id"].map(mean)
+    df.to_csv(OUT / "ranking.csv", index=False)
+
+    tau = kendalltau(df["oneshot_val_acc_pct"], df["scratch_test_acc_pct"])
+    rho = spearmanr(df["oneshot_val_acc_pct"], df["scratch_test_acc_pct"])
+    summary = {"subnets": len(df), "supernet_epochs": epochs, "supernet_seconds": round(supernet_s, 1),
+               "oneshot_seconds_per_subnet": round(float(df["oneshot_s"].mean()), 3),
+               "kendall_tau": round(float(tau.statistic), 3), "kendall_p": float(tau.pvalue),
+               "spearman_rho": round(float(rho.statistic), 3), "scratch_epochs": int(fin["epochs"]),
+               "scratch_seeds": args.seeds, "threads": args.threads}
+    (OUT / "summary.json").write_text(json.dumps(summary, indent=2))
+    _plot(df, summary, OUT / "ranking.png")
+    lines = ["# Supernet ranking quality (digits_transformer.yaml)", "",
+             f"Kendall tau **{summary['kendall_tau']}** (p = {summary['kendall_p']:.2g}), Spearman rho "
+             f"{summary['spearman_rho']} between inherited-weight validation accuracy (BN recalibrated, 8 "
+             f"batches) and from-scratch test accuracy ({summary['scratch_epochs']} epochs, "
+             f"{args.seeds} seed(s)) on {len(df)} random subnets. Target: tau >= 0.5.", "",
+             f"Supernet: {epochs} sandwich epochs in {summary['supernet_seconds']} s; one-shot scoring "
+             f"{summary['oneshot_seconds_per_subnet']} s per subnet ({args.threads} threads).", "",
+             f"Reproduce: `python scripts/supernet_ranking.py {' '.join(sys.argv[1:])}`. Training variants "
+             "tried against the same reference: variants.md.", "",
+             md_table(df, 4), ""]
+    (OUT / "supernet_ranking.md").write_text("\n".join(lines))
+    print("\n".join(lines[:5]))
+    return 0
+
+
+def _plot(df: pd.DataFrame, summary: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 4), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.scatter(df["oneshot_val_acc_pct"], df["scratch_test_acc_pct"], s=20)
+    ax.set_xlabel("inherited weights: val accuracy [%]")
+    ax.set_ylabel("from scratch: test accuracy [%]")
+    ax.set_title(f"supernet ranking: Kendall tau {summary['kendall_tau']}")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
