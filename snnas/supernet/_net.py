@@ -24,11 +24,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from snnas.errors import SpaceError
 from snnas.nn._cells import Cell, Resample, cell_op, level_size
-from snnas.nn._layers import split_neuron
+from snnas.nn._layers import SpikingConv, split_neuron
 from snnas.nn._registry import OPS
 from snnas.space._architecture import Architecture, NeuronSpec
 from snnas.spiking import BaseNeuron, PLIFNode, Surrogate
@@ -66,6 +67,126 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(t, b, groups, c // groups, h, w).transpose(2, 3).reshape(t, b, c, h, w)
 
 
+def _bn_factor(bn: nn.BatchNorm2d) -> float:
+    """What ``nn.BatchNorm2d.forward`` (and ``SpikingConv.scaled_bn``) does to ``bn``'s buffers
+    before a training-mode batch norm: counts the batch, returns the running-average factor."""
+    factor = 0.0 if bn.momentum is None else bn.momentum
+    if bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    return factor
+
+
+_CHUNK_BYTES = 2 << 20
+"""`_RecomputeBodies` runs its convolutions on slices of the batch of about this many input bytes:
+oneDNN's reorder buffers and scratch then take a slice's size instead of a few activations'."""
+
+
+def _chunks(n: int, row_bytes: int) -> list[slice]:
+    step = max(1, _CHUNK_BYTES // max(1, row_bytes))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _conv(conv: nn.Conv2d, z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``conv``'s convolution of ``z`` by ``weight``, slice by slice of the batch (the same values:
+    each sample's output depends on that sample alone, and the kernels are chosen per shape)."""
+    parts = _chunks(z.shape[0], z[:1].numel() * z.element_size())
+    out = None
+    for sl in parts:
+        c = F.conv2d(z[sl], weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+        if len(parts) == 1:
+            return c
+        if out is None:
+            out = c.new_empty((z.shape[0], *c.shape[1:]))
+        out[sl] = c
+        del c
+    return out
+
+
+class _RecomputeBodies(torch.autograd.Function):
+    """``sum_k w_k bn_k(conv_k(x))`` over spiking convs without a pool (training-mode BN, ``w_k``
+    folded into the BN affine as `SpikingConv.scaled_bn` does), saving for backward only ``x``
+    (alive anyway), the parameters and each BN's batch mean and inverse std (``C`` floats): backward
+    reruns ``conv_k(x)`` (no module call, so no hooks, and no BN forward, so the running statistics
+    are updated once, in forward) and applies BN's and the conv's backward kernels to it, one body
+    at a time. The convolutions run on slices of the batch (`_CHUNK_BYTES`). Forward computes what
+    `SpikingConv.body_scaled` summed in order computes, bit for bit (the same kernels), backward the
+    same gradients up to float rounding (BN parameters bit for bit; a conv weight's gradient summed
+    over the slices, ``x``'s and ``w_k``'s over the bodies in another order). ``z``: ``x`` as
+    ``[T*B, C, H, W]``; ``params``: per body ``w_k``, conv weight, BN weight, BN bias. Not twice
+    differentiable."""
+
+    @staticmethod
+    def forward(ctx, ops: tuple[SpikingConv, ...], z: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        u, stats = None, []
+        for i, op in enumerate(ops):
+            w, weight, gamma, beta = params[4 * i:4 * i + 4]
+            bn = op.bn
+            c = _conv(op.conv, z, weight)
+            track = bn.track_running_stats
+            y, mean, invstd = torch.ops.aten.native_batch_norm(
+                c, w * gamma, w * beta, bn.running_mean if track else None,
+                bn.running_var if track else None, True, _bn_factor(bn), bn.eps)
+            del c
+            stats += [mean, invstd]
+            u = y if u is None else u.add_(y)
+            del y
+        ctx.ops = ops
+        ctx.save_for_backward(z, *params, *stats)
+        return u
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        z, *rest = ctx.saved_tensors
+        n = len(ctx.ops)
+        params, stats = rest[:4 * n], rest[4 * n:]
+        need = ctx.needs_input_grad
+        need_z = need[1]
+        gz, grads = None, [None] * (4 * n)
+        for i in reversed(range(n)):  # the order autograd runs the summed bodies' backward in
+            op = ctx.ops[i]
+            conv, bn = op.conv, op.bn
+            w, weight, gamma, beta = params[4 * i:4 * i + 4]
+            mean, invstd = stats[2 * i:2 * i + 2]
+            n_w, n_k, n_g, n_b = need[2 + 4 * i:6 + 4 * i]
+            n_c = need_z or n_k
+            if not (n_c or n_w or n_g or n_b):
+                continue
+            c = _conv(conv, z, weight)
+            gc, gws, gbs = torch.ops.aten.native_batch_norm_backward(
+                grad, c, w * gamma, None, None, mean, invstd, True, bn.eps,
+                [n_c, n_w or n_g, n_w or n_b])
+            del c
+            if n_w:  # d/dw of (w * gamma, w * beta)
+                grads[4 * i] = (gws * gamma).sum() + (gbs * beta).sum()
+            if n_g:
+                grads[4 * i + 2] = gws * w
+            if n_b:
+                grads[4 * i + 3] = gbs * w
+            del gws, gbs
+            if not n_c:
+                continue
+            first = gz is None
+            if need_z and first:
+                gz = torch.empty(z.shape, dtype=z.dtype, device=z.device)
+            gk = None
+            for sl in _chunks(z.shape[0], z[:1].numel() * z.element_size()):
+                gi, gks, _ = torch.ops.aten.convolution_backward(
+                    gc[sl], z[sl], weight, None, conv.stride, conv.padding, conv.dilation, False,
+                    [0, 0], conv.groups, [need_z, n_k, False])
+                if need_z and first:
+                    gz[sl].copy_(gi)
+                elif need_z:
+                    gz[sl].add_(gi)
+                if n_k:
+                    gk = gks if gk is None else gk.add_(gks)
+                del gi, gks
+            grads[4 * i + 1] = gk
+            del gc
+        return None, gz, *grads
+
+
 class MixedEdge(nn.Module):
     """One cell edge over candidate ops: ``sum_k w_k op_k(x)`` with the neuron-ending candidates
     combined before their neuron, ``neuron_g(sum_{k in g} w_k body_k(x))``, one neuron per group ``g``
@@ -79,12 +200,19 @@ class MixedEdge(nn.Module):
 
     Memory: autograd keeps little per candidate. A body with ``body_scaled`` (spiking convs) gets
     ``w_k`` folded into its BN affine, so only its BN input is saved (``w_k * body_k(x)`` would also
-    keep the BN output for the gradient of ``w_k``); a candidate without parameters or buffers
-    (pools) is mixed by `_RecomputeScaled`, which saves nothing but ``x`` and ``w_k`` and recomputes
-    ``op_k(x)`` in backward; skip's ``w_k * x`` keeps only ``x``, which is alive anyway. Forward
-    drops its temporaries as soon as they are summed and adds into its own partial sums in place.
-    Same values (bit for bit at one-hot weights), gradients and BN running statistics as the plain
-    ``sum_k w_k op_k(x)`` with the neuron-ending bodies summed before the neuron."""
+    keep the BN output for the gradient of ``w_k``). With ``recompute_bodies`` (the default), a
+    group's plain spiking convs (conv -> BN, no pool) are summed in training by `_RecomputeBodies`,
+    which saves not even the BN inputs: only ``x`` and per-channel batch statistics; it reruns each
+    conv in backward (the edge's forward + backward then takes about 1.2x as long with SpikeDHS'
+    three convs, see scripts/bench_supernet.py), runs its convolutions on slices of the batch
+    (oneDNN's scratch then stays small) and updates the BN running statistics once, in forward. A
+    candidate without parameters or buffers (pools) is mixed by `_RecomputeScaled`, which saves
+    nothing but ``x`` and ``w_k`` and recomputes ``op_k(x)`` in backward; skip's ``w_k * x`` keeps
+    only ``x``, which is alive anyway. A group's neuron keeps its membrane trace. Forward drops its
+    temporaries as soon as they are summed and adds into its own partial sums in place. Same values
+    (bit for bit at one-hot weights, and with or without ``recompute_bodies``), gradients (up to
+    float rounding) and BN running statistics as the plain ``sum_k w_k op_k(x)`` with the
+    neuron-ending bodies summed before the neuron."""
 
     class _RecomputeScaled(torch.autograd.Function):
         """``w * op(x)`` for a scalar ``w`` and an ``op`` without parameters or buffers: saves ``x``
@@ -119,7 +247,7 @@ class MixedEdge(nn.Module):
             return None, gx, gw
 
     def __init__(self, index: int, ops: Sequence[str], channels: int, neuron: dict[str, Any],
-                 current: _Current, partial: int = 1):
+                 current: _Current, partial: int = 1, recompute_bodies: bool = True):
         super().__init__()
         if partial < 1 or channels % partial:
             raise SpaceError(f"K = {partial} must be >= 1 and divide every edge's channels ({channels} here)",
@@ -140,7 +268,20 @@ class MixedEdge(nn.Module):
             and not isinstance(m, nn.Identity) and next(m.parameters(), None) is None
             and next(m.buffers(), None) is None)
         """Candidates mixed by `_RecomputeScaled` (pools: no parameters, no buffers)."""
+        self.recompute_bodies = bool(recompute_bodies)
+        """Sum the plain spiking convs' bodies of a group with `_RecomputeBodies` in training."""
         self._current = current
+
+    def _recomputable(self, k: int) -> bool:
+        """Whether candidate k's body is conv -> training-mode BN as `_RecomputeBodies` computes it:
+        a `SpikingConv` without pool, a plain zero-padded conv without bias or hooks, an affine BN."""
+        op = self.ops[k]
+        if not (self.recompute_bodies and type(op) is SpikingConv and op.pool is None):
+            return False
+        conv, bn = op.conv, op.bn
+        return (type(conv) is nn.Conv2d and conv.bias is None and conv.padding_mode == "zeros"
+                and not isinstance(conv.padding, str) and not (conv._forward_hooks or conv._forward_pre_hooks)
+                and bn.training and bn.weight is not None and bn.bias is not None)
 
     @staticmethod
     def _add(acc: torch.Tensor | None, own: bool, t: torch.Tensor, t_own: bool = False) -> tuple[torch.Tensor, bool]:
@@ -177,7 +318,15 @@ class MixedEdge(nn.Module):
                 if not g:
                     continue
             u, u_own = None, False
+            fused = [k for k in g if self._recomputable(k)] if torch.is_grad_enabled() else []
+            if fused:  # one autograd node for these bodies: it saves x and BN statistics only
+                params = [t for k in fused for t in (w[k], self.ops[k].conv.weight, self.ops[k].bn.weight,
+                                                     self.ops[k].bn.bias)]
+                ops = tuple(self.ops[k] for k in fused)
+                u, u_own = _RecomputeBodies.apply(ops, x.flatten(0, 1), *params).unflatten(0, x.shape[:2]), True
             for k in g:
+                if k in fused:
+                    continue
                 op = self.ops[k]
                 b = op.body_scaled(x, w[k]) if hasattr(op, "body_scaled") else w[k] * op.body(x)
                 u, u_own = self._add(u, u_own, b)
@@ -238,6 +387,9 @@ class SupernetSpec:
     shared_neuron: bool = False
     partial_channels: int = 1
     """PC-DARTS' K: each mixed edge runs its candidates on 1/K of the channels (`MixedEdge`)."""
+    recompute_bodies: bool = True
+    """Mixed edges recompute their spiking convs in backward instead of saving their outputs
+    (`MixedEdge`, `_RecomputeBodies`): same values and gradients, less memory, more time."""
     head: str = "gap"
     input_size: tuple[int, int] | None = None
     """Input height and width (a ``flatten`` head's width depends on it)."""
@@ -302,7 +454,8 @@ class CellSupernet(nn.Module):
                 cfg = configs[i]
 
                 def edge(j: int, src: int, _op: str, width=width, cfg=cfg) -> nn.Module:
-                    return MixedEdge(index[(j, src)], spec.ops, width, cfg, self._current, spec.partial_channels)
+                    return MixedEdge(index[(j, src)], spec.ops, width, cfg, self._current, spec.partial_channels,
+                                     spec.recompute_bodies)
 
                 def pre(k: int, levels: list[int], width=width, s=s, cfg=cfg, ch=channels) -> nn.Module:
                     return MixedResample([(ch[k][lv], lv) for lv in levels], width, s, cfg)
