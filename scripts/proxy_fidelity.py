@@ -67,6 +67,9 @@ VARIANTS: dict[str, dict] = {
     "b32w": {"epochs": 2, "batch_size": 32, "lr": 0.01, "bn_recalibrate": 8, "warmup_steps": 8,
              "lr_floor": 0.1},
     "b16lo": {"epochs": 2, "batch_size": 16, "lr": 0.003, "bn_recalibrate": 16},
+    "w01": {"epochs": 2, "batch_size": 64, "lr": 0.01, "bn_recalibrate": 4, "warmup_steps": 4},
+    "f02": {"epochs": 2, "batch_size": 64, "lr": 0.005, "bn_recalibrate": 4, "lr_floor": 0.2},
+    "b48": {"epochs": 2, "batch_size": 48, "lr": 0.005, "bn_recalibrate": 6},
 }
 """Exploratory proxy recipes (complete ``train`` keys besides the space's encoding), tried against
 ``new`` in one process; see the table in ``proxy_fidelity.md``."""
