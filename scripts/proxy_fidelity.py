@@ -48,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from snnas.search._candidate import eval_config_for, evaluate_candidate  # noqa: E402
+from snnas.search._candidate import PROXY_ONLY, eval_config_for, evaluate_candidate  # noqa: E402
 from snnas.search._evaluation import candidate_seed  # noqa: E402
 
 FULL_EPOCHS = 20
@@ -60,6 +60,7 @@ FULL_FIELDS = ["arch_id", "index", "seed", "test_acc", "energy_mj", "seconds", "
 
 
 VARIANTS: dict[str, dict] = {
+    "cos2": {"epochs": 2, "batch_size": 64, "lr": 0.005, "bn_recalibrate": 4},  # shipped until the constant LR
     "b32": {"epochs": 2, "batch_size": 32, "lr": 0.005, "bn_recalibrate": 8},
     "b16": {"epochs": 2, "batch_size": 16, "lr": 0.005, "bn_recalibrate": 16},
     "b16f": {"epochs": 2, "batch_size": 16, "lr": 0.005, "bn_recalibrate": 16, "lr_floor": 0.2},
@@ -199,14 +200,16 @@ def plot(path: Path, rows: list[dict], names: list[str], ylabel: str) -> None:
 
 def check_retrain(args: argparse.Namespace) -> int:
     """``snnas train`` on a run searched with today's recipe inherits the proxy's extra train keys
-    (``bn_recalibrate``): retrain K architectures so and compare with the cached full trainings."""
+    but :data:`PROXY_ONLY` (it keeps ``bn_recalibrate``): retrain K architectures so and compare
+    with the cached full trainings."""
     from snnas.space import load_space
 
     space = load_space(args.space)
     out = Path(args.out)
     full_cfg = full_config(space)
     new = eval_config_for(space)
-    new_full = dict(new, split="test", train={**new["train"], "epochs": FULL_EPOCHS})
+    kept = {k: v for k, v in new["train"].items() if k not in PROXY_ONLY}
+    new_full = dict(new, split="test", train={**kept, "epochs": FULL_EPOCHS})
     cached = load_full(out / "full.csv", recipe_hash(full_cfg, space))
     rows = []
     for i, a in enumerate(sample_architectures(space, args.n, args.seed)[:args.check_retrain]):
@@ -226,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--space", default=str(ROOT / "search_spaces" / "digits.yaml"))
     ap.add_argument("--n", type=int, default=24, help="random architectures (default 24)")
     ap.add_argument("--seed", type=int, default=0, help="architecture sampling and candidate seeds")
+    ap.add_argument("--candidate-seed", type=int, default=None, metavar="S",
+                    help="proxy training seeds candidate_seed(S, i) instead of --seed's (same architectures)")
     ap.add_argument("--recipe", nargs="*", default=["old", "new"], help="proxy recipes side by side: old new")
     ap.add_argument("--full-seeds", type=int, default=3, metavar="K",
                     help="full trainings per architecture (training seeds 0..K-1; default 3); the reference "
@@ -261,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--full-seeds must be at least 1")
     seeds = list(range(args.full_seeds))
     archs = sample_architectures(space, args.n, args.seed)
+    cseed = args.seed if args.candidate_seed is None else args.candidate_seed
     cached = load_full(out / "full.csv", rhash)
     full_rows = {(a.id, s): cached[(a.id, s)] for s in seeds for a in archs if (a.id, s) in cached}
     log(f"{len(archs)} architectures x {len(seeds)} full seeds; full trainings cached: {len(full_rows)}; "
@@ -273,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         names = list(proxies) if i % 2 == 0 else list(proxies)[::-1]  # interleaved, order alternating
         for name in names:
             tasks.append(("proxy:" + name, i, space_path, a.to_json(),
-                          dict(proxies[name], seed=candidate_seed(args.seed, i), index=i)))
+                          dict(proxies[name], seed=candidate_seed(cseed, i), index=i)))
 
     def all_tasks():
         yield from tasks
@@ -430,9 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     cmd = "python scripts/proxy_fidelity.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cseed_note = "" if cseed == args.seed else f"; candidate seeds from {cseed}"
     text = f"""# Proxy fidelity on digits
 
-`{cmd.strip()}`: {len(archs)} random architectures of `{Path(args.space).name}` (seed {args.seed}), each
+`{cmd.strip()}`: {len(archs)} random architectures of `{Path(args.space).name}` (seed {args.seed}{cseed_note}), each
 scored by the search's proxy (`evaluate_candidate` with the recipe below and the candidate's seed, 1 torch
 thread as the default search pins) and by {len(seeds)} full from-scratch training(s) with the retraining
 recipe of `snnas train` ({FULL_EPOCHS} epochs, test split, training seeds {', '.join(map(str, seeds))}; cached

@@ -20,7 +20,7 @@ from typing import Any
 
 from snnas.runs import RETRAIN_DIR, CandidateRecord, RunStore, write_json_atomic
 from snnas.search._backend import Backend, TaskFailure
-from snnas.search._candidate import eval_config_for, evaluate_candidate
+from snnas.search._candidate import PROXY_ONLY, eval_config_for, evaluate_candidate
 
 FINAL_DEFAULTS = {"top_k": 3, "epochs": 20, "seeds": 2}
 """The final stage when neither the space (``search.final_top_k`` / ``final_epochs`` /
@@ -68,10 +68,12 @@ def final_config(space: Any, top_k: int | None = None, epochs: int | None = None
 
 
 def retrain_recipe(store: RunStore, space: Any, epochs: int) -> dict:
-    """The run's own evaluation config with ``epochs`` of training, the final stage's learning rate
-    (when the run sets one) and the test split."""
+    """The run's own evaluation config with ``epochs`` of training (less the proxy-only keys,
+    :data:`~snnas.search._candidate.PROXY_ONLY`), the final stage's learning rate (when the run sets
+    one) and the test split."""
     recipe = dict(store.config.get("eval_config") or eval_config_for(space))
-    recipe["train"] = {**(recipe.get("train") or {}), "epochs": int(epochs)}
+    train = {k: v for k, v in (recipe.get("train") or {}).items() if k not in PROXY_ONLY}
+    recipe["train"] = {**train, "epochs": int(epochs)}
     lr = (store.config.get("final") or {}).get("lr")
     if lr is not None:
         recipe["train"]["lr"] = float(lr)

@@ -40,7 +40,7 @@ def test_eval_config_for_reads_the_space_and_overrides():
     cfg = eval_config_for(space, epochs=1, max_batches=2)
     assert cfg["dataset"] == "digits" and cfg["hardware"] == "45nm-fp32" and not cfg["data_per_time_steps"]
     assert cfg["train"] == {"epochs": 1, "batch_size": 64, "lr": 0.005, "encoding": "direct",
-                            "max_batches": 2, "bn_recalibrate": 4}
+                            "max_batches": 2, "bn_recalibrate": 4, "schedule": "none"}
     assert cfg["device"] == "auto" and eval_config_for(space, device="cpu")["device"] == "cpu"
 
 

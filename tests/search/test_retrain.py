@@ -99,6 +99,9 @@ def test_final_lr_sets_the_retraining_learning_rate_only(tmp_path):
         recipe = retrain_recipe(store, space, 7)
         assert recipe["train"]["lr"] == 0.02 and recipe["train"]["epochs"] == 7 and recipe["split"] == "test"
         assert store.config["eval_config"]["train"]["lr"] == space.defaults["lr"]  # the proxy keeps its own
+        # the proxy's constant LR stays with the proxy; the full recipe anneals (TrainConfig's cosine)
+        assert store.config["eval_config"]["train"]["schedule"] == "none" and "schedule" not in recipe["train"]
+        assert recipe["train"]["bn_recalibrate"] == store.config["eval_config"]["train"]["bn_recalibrate"]
     # without one, the space's final_lr (digits: 0.01), else the search's lr
     assert final_config(space)["lr"] == space.defaults["final_lr"]
     assert final_config(load_space_text(open(DIGITS).read().replace("  final_lr: 0.01", ""), name="x"))["lr"] is None
