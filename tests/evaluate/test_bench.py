@@ -361,3 +361,23 @@ def test_cli_errors_before_the_run_starts(tmp_path, table, args, needle):
 
 def test_bench_errors_are_user_errors():
     assert issubclass(BenchError, SnnasError)
+
+
+def test_synthetic_bench_script_writes_files_the_strict_reader_accepts(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("synthetic_bench", ROOT / "scripts" / "synthetic_bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    cut = 1 * 5**2 + 3 * 5**4  # (0,3) skip and (1,3) a conv, whose input node 1 is unreachable
+    conv_path = 3 * 5**2  # (0,3) one conv
+    for b in (0, cut, conv_path, 15624):
+        write_entry(tmp_path, b, text=mod.entry(b, 100, np.random.default_rng([0, b])))
+        e = read_train_process(tmp_path / str(b) / "train_process.txt", expect_id=b)
+        assert e.epochs == 100 and len(e.firing_rates) == 16
+        codes = codes_of(b)
+        for k in range(12):  # edge slots: a rate exactly where the edge holds a conv
+            assert (e.firing_rates[k] >= 0) == (codes[RATE_EDGES[k % 6]] >= 2)
+    acc = {b: read_train_process(tmp_path / str(b) / "train_process.txt").test_acc for b in (0, cut, conv_path)}
+    assert acc[0] < 11 and acc[conv_path] > 60  # no input-to-output path scores chance
+    assert acc[cut] > 60  # the skip (0,3) is a path; the conv off every path does not count
