@@ -48,8 +48,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from snnas.search._candidate import PROXY_ONLY, eval_config_for, evaluate_candidate  # noqa: E402
+from snnas.search._candidate import eval_config_for, evaluate_candidate  # noqa: E402
 from snnas.search._evaluation import candidate_seed  # noqa: E402
+from snnas.search._final import full_train  # noqa: E402
 
 FULL_EPOCHS = 20
 OLD_TRAIN = {"epochs": 5, "batch_size": 64, "lr": 0.005}
@@ -200,7 +201,7 @@ def plot(path: Path, rows: list[dict], names: list[str], ylabel: str) -> None:
 
 def check_retrain(args: argparse.Namespace) -> int:
     """``snnas train`` on a run searched with today's recipe inherits the proxy's extra train keys
-    but :data:`PROXY_ONLY` (it keeps ``bn_recalibrate``): retrain K architectures so and compare
+    less the proxy-only ones (``full_train``; it keeps ``bn_recalibrate``): retrain K architectures so and compare
     with the cached full trainings."""
     from snnas.space import load_space
 
@@ -208,8 +209,7 @@ def check_retrain(args: argparse.Namespace) -> int:
     out = Path(args.out)
     full_cfg = full_config(space)
     new = eval_config_for(space)
-    kept = {k: v for k, v in new["train"].items() if k not in PROXY_ONLY}
-    new_full = dict(new, split="test", train={**kept, "epochs": FULL_EPOCHS})
+    new_full = dict(new, split="test", train=full_train(new["train"], FULL_EPOCHS))
     cached = load_full(out / "full.csv", recipe_hash(full_cfg, space))
     rows = []
     for i, a in enumerate(sample_architectures(space, args.n, args.seed)[:args.check_retrain]):

@@ -27,13 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from snnas.evaluate._bench import BENCH_EDGES, FILE, RATE_EDGES  # noqa: E402
+from snnas.evaluate._bench import BENCH_EDGES, FILE, RATE_EDGES, _codes  # noqa: E402
 
 RATE_OF_CODE = {2: 0.22, 3: 0.14, 4: 0.08}
-
-
-def codes_of(bench: int) -> dict[tuple[int, int], int]:
-    return dict(zip(BENCH_EDGES, [(bench // 5**k) % 5 for k in range(6)], strict=True))
 
 
 def paths(codes: dict[tuple[int, int], int]) -> list[list[tuple[int, int]]]:
@@ -64,7 +60,7 @@ def final_accuracy(codes: dict[tuple[int, int], int], rng: np.random.Generator) 
 
 
 def entry(bench: int, epochs: int, rng: np.random.Generator) -> str:
-    codes = codes_of(bench)
+    codes = dict(zip(BENCH_EDGES, _codes(bench), strict=True))
     final = final_accuracy(codes, rng)
     rates = []
     for _cell in range(2):

@@ -32,7 +32,7 @@ that are still moving fast, so eval-mode accuracy of a good candidate can sit ne
 forward-only training batches after training re-estimate them for the final weights (about 2 % of
 a 2-epoch proxy's cost). A constant learning rate: a cosine over two epochs spends its second half
 at a small LR, where candidates stop separating; kept constant, the 2-epoch proxy ranks as well as
-the 5-epoch cosine one did at 0.42x its cost (Kendall tau 0.74 vs 0.67 with the cosine, against the
+the 5-epoch cosine one did at 0.45x its cost (Kendall tau 0.74 vs 0.67 with the cosine, against the
 3-seed mean of 20-epoch trainings: ``results/proxy_fidelity/``). Retraining inherits the BN
 re-estimation, where it is harmless (statistics of the final weights after 20 epochs), but not the
 schedule (:data:`PROXY_ONLY`)."""

@@ -67,13 +67,17 @@ def final_config(space: Any, top_k: int | None = None, epochs: int | None = None
     return out
 
 
+def full_train(train: dict | None, epochs: int) -> dict:
+    """A proxy's ``train`` keys as a full training uses them: ``epochs`` of training, less the
+    proxy-only keys (:data:`~snnas.search._candidate.PROXY_ONLY`)."""
+    return {**{k: v for k, v in (train or {}).items() if k not in PROXY_ONLY}, "epochs": int(epochs)}
+
+
 def retrain_recipe(store: RunStore, space: Any, epochs: int) -> dict:
-    """The run's own evaluation config with ``epochs`` of training (less the proxy-only keys,
-    :data:`~snnas.search._candidate.PROXY_ONLY`), the final stage's learning rate (when the run sets
-    one) and the test split."""
+    """The run's own evaluation config with :func:`full_train` keys, the final stage's learning rate
+    (when the run sets one) and the test split."""
     recipe = dict(store.config.get("eval_config") or eval_config_for(space))
-    train = {k: v for k, v in (recipe.get("train") or {}).items() if k not in PROXY_ONLY}
-    recipe["train"] = {**train, "epochs": int(epochs)}
+    recipe["train"] = full_train(recipe.get("train"), epochs)
     lr = (store.config.get("final") or {}).get("lr")
     if lr is not None:
         recipe["train"]["lr"] = float(lr)
