@@ -26,8 +26,10 @@ from snnas.runs import RunStore, write_json_atomic
 from snnas.space._architecture import Architecture
 
 ONESHOT_DIR = Path("checkpoints") / "supernet"
-RECALIBRATE_BATCHES = 8
-"""Training batches that re-estimate a subnet's BatchNorm statistics before it is scored."""
+RECALIBRATE_BATCHES = 32
+"""Training batches (at most; ~2,000 samples at batch 64, the whole train split of digits) that
+re-estimate a subnet's BatchNorm statistics before it is scored: 8 left the ranking noisier
+(results/supernet_ranking/variants.md)."""
 
 
 def evaluate_oneshot(space_ref: Any, arch_json: str, eval_config: dict) -> dict:

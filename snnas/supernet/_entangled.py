@@ -18,6 +18,10 @@ one-shot pitfall, hence `recalibrate_subnet` on the *extracted* copy before scor
 
 Training follows the sandwich rule (BigNAS/AutoFormer): every step accumulates the gradients of
 the largest, the smallest and ``random_subnets`` uniform subnets, then takes one optimizer step.
+"Largest" and "smallest" bound the *size* genes only (embed dim, depth, heads, MLP ratio, T); their
+attention kind and neuron genes are drawn at random each step like a random subnet's, since fixing
+them at the first choices trains the shared weights for one neuron setting and misranks the others.
+Candidates inherit an exponential moving average of the weights (BigNAS), not the last step's.
 Batches and subnets come from generators seeded by (seed, epoch, step), never global RNG state,
 so a trainer resumed from `SandwichTrainer.state` continues bit-identically.
 """
@@ -53,11 +57,19 @@ class WeightSharingError(SpaceError, ValueError):
     """The space's choices cannot share one set of weights (e.g. ``ssa`` beside ``qk_token``)."""
 
 
+def _grows(name: str) -> bool:
+    return name in _GROW or name.endswith(_GROW_SUFFIX)
+
+
 def _extreme(space: Any, pick: Any) -> Architecture:
-    genome = []
-    for d in space.decisions:
-        grows = d.name in _GROW or d.name.endswith(_GROW_SUFFIX)
-        genome.append(d.choices.index(pick(d.choices)) if grows else 0)
+    genome = [d.choices.index(pick(d.choices)) if _grows(d.name) else 0 for d in space.decisions]
+    return space.decode(genome)
+
+
+def _rest_from(space: Any, extreme: Architecture, other: Architecture) -> Architecture:
+    """``extreme``'s size genes with every other gene (attention, neurons) taken from ``other``."""
+    genome = [e if _grows(d.name) else o
+              for d, e, o in zip(space.decisions, space.encode(extreme), space.encode(other), strict=True)]
     return space.decode(genome)
 
 
@@ -240,7 +252,8 @@ class SandwichConfig:
     """Sandwich-rule training settings (no epoch count: the trainer runs one epoch per call).
 
     ``time_steps=None`` runs every subnet at its own ``time_steps`` (the largest at the space's
-    max T, the smallest at its min); an int runs all at that T. The LR is constant.
+    max T, the smallest at its min); an int runs all at that T. The LR is constant. ``ema`` is the
+    per-step decay of the weight average that candidates inherit (0: the last step's weights).
     """
 
     batch_size: int = 64
@@ -253,6 +266,7 @@ class SandwichConfig:
     encoding: str | None = None
     max_batches: int | None = None
     time_steps: int | None = None
+    ema: float = 0.97
 
 
 class SandwichTrainer:
@@ -269,6 +283,9 @@ class SandwichTrainer:
         self.smallest = smallest_architecture(space)
         self.opt = OPTIMIZERS.get(self.cfg.optimizer)(list(self.supernet.parameters()), self.cfg.lr,
                                                       self.cfg.weight_decay)
+        if not 0.0 <= self.cfg.ema < 1.0:
+            raise ValueError(f"SandwichConfig.ema must be in [0, 1), got {self.cfg.ema}")
+        self.ema = {k: v.detach().clone() for k, v in self.supernet.net.named_parameters()}
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 
@@ -277,10 +294,11 @@ class SandwichTrainer:
         return self.supernet.largest
 
     def sandwich(self, epoch: int, step: int) -> list[Architecture]:
-        """The subnets of one step: largest, smallest, then uniform samples seeded by
-        (seed, epoch, step)."""
+        """The subnets of one step, seeded by (seed, epoch, step): the largest and the smallest
+        sizes (attention and neuron genes drawn at random), then uniform samples."""
         rng = np.random.default_rng([self.cfg.seed, epoch, step])
-        return [self.largest, self.smallest, *(self.space.sample(rng) for _ in range(self.cfg.random_subnets))]
+        ends = [_rest_from(self.space, end, self.space.sample(rng)) for end in (self.largest, self.smallest)]
+        return [*ends, *(self.space.sample(rng) for _ in range(self.cfg.random_subnets))]
 
     def _x(self, x: torch.Tensor, arch: Architecture, g: torch.Generator) -> torch.Tensor:
         T = self.cfg.time_steps or arch.time_steps
@@ -316,6 +334,7 @@ class SandwichTrainer:
                 elif k == 1:
                     sums["smallest"] += value
             self.opt.step()
+            self._average()
             seen += len(y)
         self.opt.zero_grad(set_to_none=True)
         self.epoch += 1
@@ -326,16 +345,28 @@ class SandwichTrainer:
         self.history.append(row)
         return row
 
+    @torch.no_grad()
+    def _average(self) -> None:
+        if self.cfg.ema:
+            for k, v in self.supernet.net.named_parameters():
+                self.ema[k].lerp_(v, 1.0 - self.cfg.ema)
+
     def subnet_state(self) -> dict[str, torch.Tensor]:
-        """The supernet network's plain state dict (what `extract_subnet` reads)."""
-        return self.supernet.net.state_dict()
+        """The supernet network's state dict as candidates inherit it (what `extract_subnet`
+        reads): the averaged weights (``cfg.ema``), the live BN statistics (recalibrated per
+        subnet anyway)."""
+        state = self.supernet.net.state_dict()
+        return {k: self.ema[k] if self.cfg.ema and k in self.ema else v for k, v in state.items()}
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "model": self.supernet.net.state_dict(),
+        return {"epoch": self.epoch, "model": self.supernet.net.state_dict(), "ema": dict(self.ema),
                 "optimizer": self.opt.state_dict(), "history": [dict(r) for r in self.history]}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         self.supernet.net.load_state_dict(state["model"])
+        ema = state.get("ema") or {}  # a checkpoint written before the average existed: start it here
+        self.ema = {k: ema[k].to(v).clone() if k in ema else v.detach().clone()
+                    for k, v in self.supernet.net.named_parameters()}
         self.opt.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.history = [dict(r) for r in state["history"]]

@@ -52,7 +52,7 @@ def test_candidates_are_scored_with_inherited_weights_and_export_what_was_scored
     from snnas.supernet import subnet_state_dict
 
     space = load_space(run / "space.yaml")
-    inherited = subnet_state_dict(space, r.arch, state["model"])
+    inherited = subnet_state_dict(space, r.arch, {**state["model"], **state["ema"]})  # the averaged weights
     weights = [k for k in scored if "running" not in k and "num_batches" not in k]
     assert weights and all(torch.equal(scored[k], inherited[k]) for k in weights), "weights are the slices"
     assert any(not torch.equal(scored[k], inherited[k]) for k in scored if "running_mean" in k), "BN recalibrated"

@@ -197,7 +197,17 @@ def test_sandwich_steps_reduce_the_loss(space, digits):
     t = SandwichTrainer(space, digits, cfg)
     assert [a.summary() for a in t.sandwich(0, 0)] == [a.summary() for a in t.sandwich(0, 0)]
     archs = t.sandwich(0, 0)
-    assert len(archs) == 4 and archs[0] == t.largest and archs[1] == t.smallest
+    assert len(archs) == 4
+    names = [d.name for d in space.decisions]
+    sizes = [n for n in names if n in ("embed_dim", "depth", "time_steps")
+             or n.endswith((".heads", ".mlp_ratio"))]
+    for got, end in zip(archs[:2], (t.largest, t.smallest), strict=True):
+        g, e = (dict(zip(names, space.encode(x), strict=True)) for x in (got, end))
+        assert sizes and all(g[n] == e[n] for n in sizes), "the ends keep the extreme sizes"
+    # their attention and neuron genes are drawn per step, not fixed at the first choices
+    rest = {tuple(v for n, v in zip(names, space.encode(a), strict=True) if n not in sizes)
+            for e in range(4) for a in t.sandwich(e, 0)[:2]}
+    assert len(rest) > 1
     x, y = digits.train.tensors[0][:128], digits.train.tensors[1][:128]
     x = x.unsqueeze(0).expand(2, *x.shape)
     net = t.supernet.train()
@@ -230,8 +240,9 @@ def test_resumed_training_equals_uninterrupted(space, digits):
     c.train_epoch()
     sa, sc = a.state(), c.state()
     assert sa["epoch"] == sc["epoch"] == 2
-    for k, v in sa["model"].items():
-        assert torch.equal(v, sc["model"][k]), k
+    for part in ("model", "ema"):
+        for k, v in sa[part].items():
+            assert torch.equal(v, sc[part][k]), (part, k)
     for pid, st in sa["optimizer"]["state"].items():
         for key, v in st.items():
             assert torch.equal(v, sc["optimizer"]["state"][pid][key]), (pid, key)
@@ -242,6 +253,33 @@ def test_resumed_training_equals_uninterrupted(space, digits):
     d.train_epoch()
     d.train_epoch()
     assert not torch.equal(d.state()["model"]["head.weight"], sa["model"]["head.weight"])
+
+
+def test_candidates_inherit_the_weight_average(space, digits):
+    cfg = SandwichConfig(batch_size=32, lr=0.01, max_batches=3, seed=2, ema=0.5)
+    t = SandwichTrainer(space, digits, cfg)
+    w0 = {k: v.detach().clone() for k, v in t.supernet.net.named_parameters()}
+    t.train_epoch()
+    live = t.supernet.net.state_dict()
+    inherited = t.subnet_state()
+    assert inherited.keys() == live.keys()
+    params = dict(t.supernet.net.named_parameters())
+    moved = [k for k in params if not torch.equal(live[k], w0[k])]
+    assert moved and "head.weight" in moved
+    for k in moved:  # strictly between the start and the last step: an average of the path
+        assert not torch.equal(inherited[k], live[k]) and not torch.equal(inherited[k], w0[k]), k
+    assert all(torch.equal(inherited[k], live[k]) for k in live if k not in params), "BN statistics are live"
+    # ema=0: the last step's weights; a decay outside [0, 1) is refused
+    plain = SandwichTrainer(space, digits, replace(cfg, ema=0.0))
+    plain.train_epoch()
+    assert all(torch.equal(v, plain.supernet.net.state_dict()[k]) for k, v in plain.subnet_state().items())
+    with pytest.raises(ValueError, match="ema"):
+        SandwichTrainer(space, digits, replace(cfg, ema=1.0))
+    # a checkpoint without the average (written before it existed) resumes with it started there
+    old = {k: v for k, v in t.state().items() if k != "ema"}
+    r = SandwichTrainer(space, digits, cfg)
+    r.load_state(old)
+    assert all(torch.equal(r.ema[k], live[k]) for k in params)
 
 
 def test_recalibration_changes_only_the_extracted_subnet(space, digits):
