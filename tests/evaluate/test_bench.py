@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_dag import TINY_DAG
 
 from snnas.errors import SnnasError
 from snnas.evaluate import (
@@ -31,21 +32,8 @@ from snnas.evaluate._bench import RATE_EDGES
 from snnas.space import Architecture, load_space, load_space_text
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = """\
-description: a SpikeNAS-Bench space whose networks are small enough to build on a CPU
-task: {dataset: digits, input_shape: [1, 8, 8], num_classes: 10, time_steps: 5}
-family: cell
-cell:
-  topology: dag
-  nodes: 4
-  ops: [zero, skip, 'neuron_conv_3x3{threshold: 0.5}', 'neuron_conv_3x3{threshold: 1}',
-        'neuron_conv_3x3{threshold: 1.5}']
-  layers: 2
-  stem_channels: 8
-neuron: {kind: lif, tau: 1.3333333333333333, threshold: 1.0, reset: hard, detach_reset: true}
-surrogate: {family: atan}
-search: {strategy: random, budget: 5}
-"""
+TINY = ("description: a SpikeNAS-Bench space whose networks are small enough to build on a CPU\n"
+        + TINY_DAG + "search: {strategy: random, budget: 5}\n")
 
 
 def codes_of(bench: int) -> dict[tuple[int, int], int]:

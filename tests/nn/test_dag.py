@@ -5,25 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_dag import TINY_DAG as TINY
 
 from snnas.errors import SpaceError
 from snnas.evaluate import count_energy
 from snnas.nn import DagCell, DagNetwork, NeuronConv, build_from_architecture, build_network
 from snnas.space import Architecture, load_space, load_space_text
-
-TINY = """\
-task: {dataset: digits, input_shape: [1, 8, 8], num_classes: 10, time_steps: 5}
-family: cell
-cell:
-  topology: dag
-  nodes: 4
-  ops: [zero, skip, 'neuron_conv_3x3{threshold: 0.5}', 'neuron_conv_3x3{threshold: 1}',
-        'neuron_conv_3x3{threshold: 1.5}']
-  layers: 2
-  stem_channels: 8
-neuron: {kind: lif, tau: 1.3333333333333333, threshold: 1.0, reset: hard, detach_reset: true}
-surrogate: {family: atan}
-"""
 
 
 @pytest.fixture(scope="module")

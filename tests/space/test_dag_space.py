@@ -7,27 +7,10 @@ import re
 import numpy as np
 import pytest
 import yaml
+from tiny_dag import TINY_DAG as DAG
 
 from snnas.errors import SpaceError
 from snnas.space import Architecture, load_space, load_space_text, space_from_dict
-
-DAG = """\
-task:
-  dataset: digits
-  input_shape: [1, 8, 8]
-  num_classes: 10
-  time_steps: 5
-family: cell
-cell:
-  topology: dag
-  nodes: 4
-  ops: [zero, skip, 'neuron_conv_3x3{threshold: 0.5}', 'neuron_conv_3x3{threshold: 1}',
-        'neuron_conv_3x3{threshold: 1.5}']
-  layers: 2
-  stem_channels: 8
-neuron: {kind: lif, tau: 1.3333333333333333, threshold: 1.0, reset: hard, detach_reset: true}
-surrogate: {family: atan}
-"""
 
 EDGES = ["edge01.op", "edge02.op", "edge03.op", "edge12.op", "edge13.op", "edge23.op"]
 
@@ -139,7 +122,7 @@ def test_errors_are_one_line_and_name_the_field(changes, message):
 def test_bad_topology_names_the_file_line_and_field():
     with pytest.raises(SpaceError) as e:
         load_space_text(DAG.replace("topology: dag", "topology: dagg"), file="x.yaml")
-    assert str(e.value) == ("x.yaml:8 cell.topology: unknown cell topology 'dagg' (did you mean 'dag'?); "
+    assert str(e.value) == ("x.yaml:4 cell.topology: unknown cell topology 'dagg' (did you mean 'dag'?); "
                             "valid: darts, dag")
 
 
