@@ -15,7 +15,7 @@ on digits the ratio's *ceiling*: the HV of the best front known (every network a
 over random's, i.e. what a strategy would score had it found all of them (in the [0, 1] box it is
 close to 1: every run finds networks at 90-96 %, and the box counts the error from 100 %). On a
 table: the gap ratio (gap_evo / gap_random; target <= 0.7 at 200 evaluations). Writes results/compare_search/<mode>/
-(the runs themselves: runs/compare_search/<mode>/).
+(``--out``; the runs themselves, stores and weights: runs/compare_search/<the out folder's name>/).
 
 Usage: python scripts/compare_search.py [--seeds 3] [--budget 40] [--workers 2] [--bench-root DIR] [-q]
 """
@@ -86,7 +86,7 @@ def main() -> int:
     space_file = ROOT / "search_spaces" / ("spikenas_bench_cifar10.yaml" if bench else "digits.yaml")
     budget = args.budget or (200 if bench else 40)
     out = Path(args.out) if args.out else ROOT / "results" / "compare_search" / mode
-    runs_dir = ROOT / "runs" / "compare_search" / mode  # the run directories (stores, weights) stay out of git
+    runs_dir = ROOT / "runs" / "compare_search" / out.name  # the run directories (stores, weights) stay out of git
     space = load_space(space_file)
     kw: dict = {"final": {"top_k": 0}, "reports": False, "quiet": args.quiet, "workers": args.workers}
     table = None
