@@ -14,8 +14,9 @@ error / 0.1). Reported: HV of each run, the ratio evolution / random (target >= 
 on digits the ratio's *ceiling*: the HV of the best front known (every network any run evaluated)
 over random's, i.e. what a strategy would score had it found all of them (in the [0, 1] box it is
 close to 1: every run finds networks at 90-96 %, and the box counts the error from 100 %). On a
-table: the gap ratio (gap_evo / gap_random; target <= 0.7 at 200 evaluations). Writes results/compare_search/<mode>/
-(``--out``; the runs themselves, stores and weights: runs/compare_search/<the out folder's name>/).
+table: the gap ratio (gap_evo / gap_random; target <= 0.7 at 200 evaluations). Writes
+results/compare_search/<mode>/ (or ``--out``); the runs themselves (stores, weights) go to
+runs/compare_search/<that folder's name>/.
 
 Usage: python scripts/compare_search.py [--seeds 3] [--budget 40] [--workers 2] [--bench-root DIR] [-q]
 """
