@@ -3,25 +3,24 @@ the cached from-scratch reference (results/supernet_ranking/scratch.csv, written
 scripts/supernet_ranking.py; 5 seeds) on the same 16 subnets. One call = one supernet seed; the
 rows of results/supernet_ranking/variants.md are several calls (the seed spread is large).
 
-It uses the package's trainer, extraction, BN re-estimation and Evaluator, and adds what the package
-does not ship: the old fixed ends (``--ends fixed``), a cosine lr, warm-up epochs that train the
-largest alone, a per-subnet fine-tune, and switchable BN (``--sbn``: a private copy of every BN
-affine per neuron setting, trained and averaged like the rest, taken by the subnet of that setting).
+It uses the package's trainer, extraction, BN re-estimation and Evaluator (its defaults are the
+shipped recipe), and adds what the package does not ship: the old fixed ends (``--ends fixed``),
+``--no-sbn`` (one BN affine for every neuron setting), a cosine lr, warm-up epochs that train the
+largest alone, and a per-subnet fine-tune.
 Besides the validation accuracy (the search's score) it reports, as probes only, the tau of the
 training-split accuracy and of the validation loss.
 
 Prints one JSON line and appends it to ``--log`` (default results/supernet_ranking/variants.jsonl).
-The variants.md runs used an earlier form of this script whose random ends drew their neuron genes
-after the random subnets (same distribution, other draws).
+The variants.md runs used an earlier form of this script (its own switchable BN, ``--sbn``; random
+ends that drew their neuron genes after the random subnets: same distribution, other draws).
 
 Usage: python scripts/supernet_variants.py --name NAME [--seed 0] [--epochs 6] [--ema 0.97]
-       [--recal 32] [--ends random|fixed] [--sbn] [--threads 1] ...
+       [--recal 32] [--ends random|fixed] [--no-sbn] [--threads 1] ...
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import sys
@@ -46,7 +45,7 @@ def main() -> int:
     p.add_argument("--recal", type=int, default=32, help="BN re-estimation batches")
     p.add_argument("--cosine", action="store_true", help="cosine lr over the epochs (per epoch)")
     p.add_argument("--warm", type=int, default=0, help="first epochs train the largest alone")
-    p.add_argument("--sbn", action="store_true", help="switchable BN per neuron setting")
+    p.add_argument("--no-sbn", action="store_true", help="no switchable BN (one BN affine for every neuron setting)")
     p.add_argument("--ft-steps", type=int, default=0, help="fine-tune steps per subnet before scoring")
     p.add_argument("--ft-lr", type=float, default=0.002)
     p.add_argument("--threads", type=int, default=1)
@@ -78,46 +77,8 @@ def main() -> int:
 
     start = time.perf_counter()
     tr = Trainer(space, data, SandwichConfig(batch_size=args.batch, lr=args.lr, seed=args.seed, ema=args.ema,
-                                             encoding=space.encoding, random_subnets=args.random_subnets))
-    neuron = [i for i, d in enumerate(space.decisions) if "neuron" in d.name]
-
-    def setting(arch) -> str:
-        genome = space.encode(arch)
-        return "_".join(str(genome[i]) for i in neuron)
-
-    copies: dict[str, dict[str, torch.nn.Parameter]] = {}
-    if args.sbn:
-        net = tr.supernet
-        named = dict(net.net.named_parameters())
-        bns = [f"{n}.{x}" for n, m in net.net.named_modules()
-               if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for x in ("weight", "bias")]
-        for c in itertools.product(*(range(len(space.decisions[i].choices)) for i in neuron)):
-            copies["_".join(map(str, c))] = {b: torch.nn.Parameter(named[b].detach().clone()) for b in bns}
-        tr.opt.add_param_group({"params": [q for c in copies.values() for q in c.values()]})
-        shared = net._tensors
-
-        def tensors():
-            t = shared()
-            if net.arch is not None:
-                t.update(copies[setting(net.arch)])
-            return t
-
-        net._tensors = tensors
-        average = {k: {b: q.detach().clone() for b, q in c.items()} for k, c in copies.items()}
-        step = tr.opt.step
-
-        def step_and_average(*a, **kw):
-            out = step(*a, **kw)
-            with torch.no_grad():
-                for k, c in copies.items():
-                    for b, q in c.items():
-                        if args.ema:
-                            average[k][b].lerp_(q, 1.0 - args.ema)
-                        else:
-                            average[k][b].copy_(q)
-            return out
-
-        tr.opt.step = step_and_average
+                                             encoding=space.encoding, random_subnets=args.random_subnets,
+                                             switchable_bn=not args.no_sbn))
     for e in range(args.epochs):
         if args.cosine:
             for g in tr.opt.param_groups:
@@ -136,7 +97,7 @@ def main() -> int:
             break
     rows = []
     for k, a in enumerate(archs):
-        model = extract_subnet(space, a, {**state, **average[setting(a)]} if copies else state)
+        model = extract_subnet(space, a, state)
         if args.ft_steps:
             train(model, data, TrainConfig(epochs=1, batch_size=args.batch, lr=args.ft_lr, schedule="none",
                                            time_steps=a.time_steps, encoding=space.encoding, seed=k, quiet=True,

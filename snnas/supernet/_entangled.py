@@ -12,7 +12,13 @@ extracted subnet bit for bit. Time steps are the input's length. Neuron tensors 
 the rest: a PLIF's learned ``w`` (so a learnable tau gene only names its initial value) and a PSN's
 ``[T, T]`` mixing matrix (leading ``T x T`` block).
 
-Weights, BN affines and running statistics are shared: a subnet's BN in train mode updates the
+Weights, BN affines and running statistics are shared, with one exception: each BN affine has a
+*switchable* copy per setting of the neuron genes of its block (Slimmable networks' switchable BN,
+keyed by neuron setting instead of width; ``name@setting`` in `TransformerSupernet.shared_state`):
+one affine cannot scale a layer's input right for both a threshold of 0.5 and of 1.0 (on the digits
+transformer space the copies lift the ranking's Kendall tau from 0.29 to 0.44 over 10 supernets:
+results/supernet_ranking/variants.md). A subnet uses its setting's copy and the extracted network
+holds it, so supernet == extracted subnet still holds. A subnet's BN in train mode updates the
 leading slice of the supernet's running stats in place. Those mixed statistics are the usual
 one-shot pitfall, hence `recalibrate_subnet` on the *extracted* copy before scoring.
 
@@ -29,6 +35,8 @@ so a trainer resumed from `SandwichTrainer.state` continues bit-identically.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -112,19 +120,67 @@ def _shapes(module: nn.Module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
+def _pd(flat: str) -> str:
+    return flat.replace(".", ":")  # a ParameterDict key holds no dots
+
+
+def _flat(key: str) -> str:
+    return key.replace(":", ".")
+
+
+SWITCH = "@"
+"""Separates a BN affine's name from its neuron setting in a switchable copy's key
+(``blocks.0.mlp.fc1.bn.weight@1-0``: that tensor for choice 1 of the first neuron gene, 0 of the
+second)."""
+_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def _neuron_genes(space: Any, block: int) -> list[int]:
+    """Indices of the genes that set block ``block``'s neurons (``neuron.*`` when shared)."""
+    names = [d.name for d in space.decisions]
+    own = [i for i, n in enumerate(names) if n.startswith(f"block{block}.neuron.")]
+    return own or [i for i, n in enumerate(names) if n.startswith("neuron.")]
+
+
+def _block_of(key: str) -> int:
+    """The block whose neurons follow the tensor ``key`` (the stem's follow block 0's)."""
+    m = _BLOCK.match(key)
+    return int(m.group(1)) if m else 0
+
+
+def _setting(space: Any, genome: tuple[int, ...] | list[int], block: int) -> str:
+    return "-".join(str(genome[i]) for i in _neuron_genes(space, block))
+
+
+def _switched(space: Any, arch: Architecture, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with every BN affine that has a switchable copy for ``arch``'s neuron setting
+    replaced by that copy (under the plain name); the other copies dropped."""
+    if not any(SWITCH in k for k in state):
+        return state
+    genome = space.encode(arch)
+    out = {k: v for k, v in state.items() if SWITCH not in k}
+    for k in out:
+        copy = f"{k}{SWITCH}{_setting(space, genome, _block_of(k))}"
+        if copy in state:
+            out[k] = state[copy]
+    return out
+
+
 def subnet_state_dict(space: Any, arch: Architecture,
                       supernet_state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The state dict of ``build_network(space, arch)`` as leading slices of ``supernet_state``
-    (the supernet network's state dict; a `TransformerSupernet`'s own, keys ``net.*``, works too).
+    (the supernet network's state dict with its switchable BN copies, `TransformerSupernet.shared_state`;
+    a `TransformerSupernet`'s own state dict, keys ``net.*`` and ``switch.*``, works too). A BN
+    affine with a copy for ``arch``'s neuron setting (key ``name@setting``) is taken from it.
 
     The slices are *views*: they share storage with the supernet's tensors, so writing to one
     writes to the supernet (copy, or use `extract_subnet`, for an independent network). Only
     tensors are needed, so a Ray worker can rebuild any subnet from the supernet's state alone.
     """
     state = dict(supernet_state)
-    if state and all(k.startswith("net.") for k in state):
-        state = {k[4:]: v for k, v in state.items()}
-    return _slices(_shapes(_meta_network(space, arch)), state, "supernet state")
+    if state and all(k.startswith(("net.", "switch.")) for k in state):  # a TransformerSupernet's own
+        state = {k[4:] if k.startswith("net.") else _flat(k[7:]): v for k, v in state.items()}
+    return _slices(_shapes(_meta_network(space, arch)), _switched(space, arch, state), "supernet state")
 
 
 def extract_subnet(space: Any, arch: Architecture, supernet_state: Mapping[str, torch.Tensor],
@@ -170,16 +226,28 @@ def check_weight_sharing(space: Any, largest: Architecture | None = None) -> Non
 
 class TransformerSupernet(nn.Module):
     """``net = build_network(space, largest)``; ``with supernet.subnet(arch): supernet(x)`` (or
-    `set_subnet`) runs ``arch`` on leading slices of ``net``'s tensors, exactly as
-    ``extract_subnet(space, arch, supernet.net.state_dict())`` would. Gradients reach the shared
+    `set_subnet`) runs ``arch`` on leading slices of ``net``'s tensors (BN affines: its neuron
+    setting's switchable copy in ``switch``, unless ``switchable_bn=False``), exactly as
+    ``extract_subnet(space, arch, supernet.shared_state())`` would. Gradients reach the shared
     parameters; train-mode BN updates the shared running statistics. No subnet set: the largest."""
 
-    def __init__(self, space: Any, cache: int = 64):
+    def __init__(self, space: Any, cache: int = 64, switchable_bn: bool = True):
         super().__init__()
         self.space = space
         self.largest = largest_architecture(space)
         check_weight_sharing(space, self.largest)
         self.net = build_network(space, self.largest)
+        self.switch = nn.ParameterDict()
+        if switchable_bn:
+            params = dict(self.net.named_parameters())
+            for name, m in self.net.named_modules():
+                genes = _neuron_genes(space, _block_of(name + "."))
+                if not isinstance(m, nn.modules.batchnorm._BatchNorm) or not m.affine or not genes:
+                    continue
+                for combo in itertools.product(*(range(len(space.decisions[i].choices)) for i in genes)):
+                    for part in ("weight", "bias"):
+                        key = f"{name}.{part}{SWITCH}{'-'.join(map(str, combo))}"
+                        self.switch[_pd(key)] = nn.Parameter(params[f"{name}.{part}"].detach().clone())
         self.arch: Architecture | None = None
         self._cache: OrderedDict[str, nn.Module] = OrderedDict()
         self._cache_size = int(cache)
@@ -205,27 +273,39 @@ class TransformerSupernet(nn.Module):
         module = self._cache.pop(key, None)
         if module is None:
             module = _meta_network(self.space, arch)
-            _slices(_shapes(module), self._tensors(), "supernet")  # shapes check
+            _slices(_shapes(module), self._tensors(arch), "supernet")  # shapes check
         self._cache[key] = module
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return module
 
-    def _tensors(self) -> dict[str, torch.Tensor]:
-        return {**dict(self.net.named_parameters()), **dict(self.net.named_buffers())}
+    def live_parameters(self) -> dict[str, nn.Parameter]:
+        """Every trained tensor under its flat name: ``net``'s parameters and the switchable BN
+        copies (``name@setting``)."""
+        return {**dict(self.net.named_parameters()), **{_flat(k): v for k, v in self.switch.items()}}
+
+    def shared_state(self) -> dict[str, torch.Tensor]:
+        """What every subnet is cut from (`subnet_state_dict`, `extract_subnet`): ``net``'s state
+        dict plus the switchable BN copies, detached."""
+        return {**self.net.state_dict(), **{_flat(k): v.detach() for k, v in self.switch.items()}}
+
+    def _tensors(self, arch: Architecture) -> dict[str, torch.Tensor]:
+        live = {**self.live_parameters(), **dict(self.net.named_buffers())}
+        return _switched(self.space, arch, live)
 
     def subnet_tensors(self, arch: Architecture) -> dict[str, torch.Tensor]:
         """``arch``'s slices of the live parameters (autograd reaches the supernet through them)."""
-        return _slices(_shapes(self._module(arch)), self._tensors(), "supernet")
+        return _slices(_shapes(self._module(arch)), self._tensors(arch), "supernet")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.arch is None:
+        if self.arch is None and not len(self.switch):
             return self.net(x)
-        module = self._module(self.arch).train(self.training)
+        arch = self.arch or self.largest  # net's own BN affines are unused when they have copies
+        module = self._module(arch).train(self.training)
         params = {n for n, _ in module.named_parameters()}
         # parameters as contiguous copies (differentiable, the layout a loaded module has, so the
         # kernels add in the same order); buffers as views, so BN updates the shared statistics
-        tensors = {k: v.contiguous() if k in params else v for k, v in self.subnet_tensors(self.arch).items()}
+        tensors = {k: v.contiguous() if k in params else v for k, v in self.subnet_tensors(arch).items()}
         return functional_call(module, tensors, (x,), strict=True)
 
 
@@ -253,7 +333,8 @@ class SandwichConfig:
 
     ``time_steps=None`` runs every subnet at its own ``time_steps`` (the largest at the space's
     max T, the smallest at its min); an int runs all at that T. The LR is constant. ``ema`` is the
-    per-step decay of the weight average that candidates inherit (0: the last step's weights).
+    per-step decay of the weight average that candidates inherit (0: the last step's weights);
+    ``switchable_bn`` gives each BN affine a copy per neuron setting (`TransformerSupernet`).
     """
 
     batch_size: int = 64
@@ -267,6 +348,7 @@ class SandwichConfig:
     max_batches: int | None = None
     time_steps: int | None = None
     ema: float = 0.97
+    switchable_bn: bool = True
 
 
 class SandwichTrainer:
@@ -279,13 +361,13 @@ class SandwichTrainer:
         self.encoding = self.cfg.encoding or data.default_encoding or space.encoding
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed)
-            self.supernet = TransformerSupernet(space).to(self.device)
+            self.supernet = TransformerSupernet(space, switchable_bn=self.cfg.switchable_bn).to(self.device)
         self.smallest = smallest_architecture(space)
         self.opt = OPTIMIZERS.get(self.cfg.optimizer)(list(self.supernet.parameters()), self.cfg.lr,
                                                       self.cfg.weight_decay)
         if not 0.0 <= self.cfg.ema < 1.0:
             raise ValueError(f"SandwichConfig.ema must be in [0, 1), got {self.cfg.ema}")
-        self.ema = {k: v.detach().clone() for k, v in self.supernet.net.named_parameters()}
+        self.ema = {k: v.detach().clone() for k, v in self.supernet.live_parameters().items()}
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
 
@@ -348,26 +430,34 @@ class SandwichTrainer:
     @torch.no_grad()
     def _average(self) -> None:
         if self.cfg.ema:
-            for k, v in self.supernet.net.named_parameters():
+            for k, v in self.supernet.live_parameters().items():
                 self.ema[k].lerp_(v, 1.0 - self.cfg.ema)
 
     def subnet_state(self) -> dict[str, torch.Tensor]:
         """The supernet network's state dict as candidates inherit it (what `extract_subnet`
         reads): the averaged weights (``cfg.ema``), the live BN statistics (recalibrated per
         subnet anyway)."""
-        state = self.supernet.net.state_dict()
+        state = self.supernet.shared_state()
         return {k: self.ema[k] if self.cfg.ema and k in self.ema else v for k, v in state.items()}
 
     def state(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "model": self.supernet.net.state_dict(), "ema": dict(self.ema),
-                "optimizer": self.opt.state_dict(), "history": [dict(r) for r in self.history]}
+        return {"epoch": self.epoch, "model": self.supernet.net.state_dict(),
+                "switch": {_flat(k): v.detach() for k, v in self.supernet.switch.items()},
+                "ema": dict(self.ema), "optimizer": self.opt.state_dict(),
+                "history": [dict(r) for r in self.history]}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        self.supernet.net.load_state_dict(state["model"])
+        net = self.supernet
+        net.net.load_state_dict(state["model"])
+        switch = state.get("switch") or {}  # older checkpoints: the copies start from net's affines
+        with torch.no_grad():
+            for k, v in net.switch.items():
+                v.copy_(switch[_flat(k)] if _flat(k) in switch else state["model"][_flat(k).split(SWITCH)[0]])
         ema = state.get("ema") or {}  # a checkpoint written before the average existed: start it here
         self.ema = {k: ema[k].to(v).clone() if k in ema else v.detach().clone()
-                    for k, v in self.supernet.net.named_parameters()}
-        self.opt.load_state_dict(state["optimizer"])
+                    for k, v in net.live_parameters().items()}
+        if switch or not len(net.switch):  # an older checkpoint's optimizer has no copies: Adam restarts
+            self.opt.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.history = [dict(r) for r in state["history"]]
 

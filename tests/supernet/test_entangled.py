@@ -111,19 +111,19 @@ def test_supernet_equals_the_extracted_subnet_in_train_and_eval_mode(space, digi
     assert len({(n.tau, n.v_threshold) for a in archs for n in a.neurons}) == 4
     net = supernet(space).train()
     for a in archs:
-        sub = extract_subnet(space, a, net.net.state_dict()).train()
+        sub = extract_subnet(space, a, net.shared_state()).train()
         x = x_for(a)
         with net.subnet(a):
             y = net(x)
         assert torch.equal(y, sub(x)), a.summary()
     # gradients: the supernet's are the subnet's on the slices and zero elsewhere
     a = space.sample(3)
-    sub = extract_subnet(space, a, net.net.state_dict()).train()
+    sub = extract_subnet(space, a, net.shared_state()).train()
     net.zero_grad()
     with net.subnet(a):
         net(x_for(a)).square().sum().backward()
     sub(x_for(a)).square().sum().backward()
-    params = dict(net.net.named_parameters())
+    params = net._tensors(a)  # net's parameters, the BN affines as a's switchable copies
     for name, p in sub.named_parameters():
         g = params[name].grad
         view = g[tuple(slice(0, s) for s in p.shape)]
@@ -134,11 +134,38 @@ def test_supernet_equals_the_extracted_subnet_in_train_and_eval_mode(space, digi
     t.train_epoch()
     net = t.supernet.eval()
     for a in archs:
-        sub = extract_subnet(space, a, net.net.state_dict()).eval()
+        sub = extract_subnet(space, a, net.shared_state()).eval()
         x = x_for(a, seed=1)
         with torch.no_grad(), net.subnet(a):
             y = net(x)
         assert torch.equal(y, sub(x)), a.summary()
+
+
+def test_bn_affines_switch_with_the_neuron_setting(space, digits):
+    net = supernet(space)
+    genes = [d.name for d in space.decisions]
+    assert "block0.neuron.threshold" in genes  # per-block neuron genes: copies per block
+    n_bn = sum(2 for m in net.net.modules() if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d))
+    assert len(net.switch) == 4 * n_bn  # tau x threshold choices of the block that follows each BN
+    a = space.sample(5)
+    g = list(space.encode(a))
+    g[genes.index("block0.neuron.threshold")] ^= 1
+    b = space.decode(g)
+    ta, tb = net._tensors(a), net._tensors(b)
+    key = "blocks.0.mlp.fc1.bn.weight"
+    assert ta[key] is not tb[key] and ta["blocks.0.mlp.fc1.fc.weight"] is tb["blocks.0.mlp.fc1.fc.weight"]
+    # training a's setting moves its copy, not b's block-0 copy
+    t = SandwichTrainer(space, digits, SandwichConfig(batch_size=32, lr=0.01, max_batches=2, ema=0.0))
+    before = {k: v.detach().clone() for k, v in t.supernet.switch.items()}
+    t.sandwich = lambda e, s: [a]  # one subnet per step
+    t.train_epoch()
+    moved = {k for k, v in t.supernet.switch.items() if not torch.equal(v, before[k])}
+    block0 = [genes.index("block0.neuron.tau"), genes.index("block0.neuron.threshold")]
+    ka, kb = (f"{key}@{'-'.join(str(x[i]) for i in block0)}".replace(".", ":") for x in (space.encode(a), g))
+    assert ka in moved and kb not in moved
+    # without: no copies, net's own affines
+    plain = TransformerSupernet(space, switchable_bn=False)
+    assert not len(plain.switch) and plain._tensors(a)[key] is dict(plain.net.named_parameters())[key]
 
 
 def test_heads_change_the_attention(space):
@@ -240,7 +267,7 @@ def test_resumed_training_equals_uninterrupted(space, digits):
     c.train_epoch()
     sa, sc = a.state(), c.state()
     assert sa["epoch"] == sc["epoch"] == 2
-    for part in ("model", "ema"):
+    for part in ("model", "switch", "ema"):
         for k, v in sa[part].items():
             assert torch.equal(v, sc[part][k]), (part, k)
     for pid, st in sa["optimizer"]["state"].items():
@@ -258,12 +285,12 @@ def test_resumed_training_equals_uninterrupted(space, digits):
 def test_candidates_inherit_the_weight_average(space, digits):
     cfg = SandwichConfig(batch_size=32, lr=0.01, max_batches=3, seed=2, ema=0.5)
     t = SandwichTrainer(space, digits, cfg)
-    w0 = {k: v.detach().clone() for k, v in t.supernet.net.named_parameters()}
+    w0 = {k: v.detach().clone() for k, v in t.supernet.live_parameters().items()}
     t.train_epoch()
-    live = t.supernet.net.state_dict()
+    live = t.supernet.shared_state()  # net's state dict and the switchable BN copies
     inherited = t.subnet_state()
-    assert inherited.keys() == live.keys()
-    params = dict(t.supernet.net.named_parameters())
+    assert inherited.keys() == live.keys() and any("@" in k for k in live)
+    params = t.supernet.live_parameters()
     moved = [k for k in params if not torch.equal(live[k], w0[k])]
     assert moved and "head.weight" in moved
     for k in moved:  # strictly between the start and the last step: an average of the path
@@ -272,7 +299,7 @@ def test_candidates_inherit_the_weight_average(space, digits):
     # ema=0: the last step's weights; a decay outside [0, 1) is refused
     plain = SandwichTrainer(space, digits, replace(cfg, ema=0.0))
     plain.train_epoch()
-    assert all(torch.equal(v, plain.supernet.net.state_dict()[k]) for k, v in plain.subnet_state().items())
+    assert all(torch.equal(v, plain.supernet.shared_state()[k]) for k, v in plain.subnet_state().items())
     with pytest.raises(ValueError, match="ema"):
         SandwichTrainer(space, digits, replace(cfg, ema=1.0))
     # a checkpoint without the average (written before it existed) resumes with it started there
@@ -280,6 +307,13 @@ def test_candidates_inherit_the_weight_average(space, digits):
     r = SandwichTrainer(space, digits, cfg)
     r.load_state(old)
     assert all(torch.equal(r.ema[k], live[k]) for k in params)
+    # one written before the switchable BN copies: they start from net's affines, Adam restarts
+    older = {k: v for k, v in old.items() if k != "switch"}
+    r = SandwichTrainer(space, digits, cfg)
+    r.load_state(older)
+    key = next(k for k in r.supernet.switch)
+    assert torch.equal(r.supernet.switch[key], older["model"][key.replace(":", ".").split("@")[0]])
+    assert not r.opt.state
 
 
 def test_recalibration_changes_only_the_extracted_subnet(space, digits):
