@@ -34,6 +34,19 @@ SPACE = ROOT / "search_spaces" / "digits_transformer.yaml"
 OUT = ROOT / "results" / "supernet_ranking"
 
 
+def ranked_subnets(space, n: int = 16) -> list:
+    """The ``n`` distinct random subnets this benchmark ranks (the same on every call)."""
+    archs, seen = [], set()
+    for i in range(1000):
+        a = space.sample(np.random.default_rng([7, i]))
+        if a.id not in seen:
+            seen.add(a.id)
+            archs.append(a)
+        if len(archs) == n:
+            break
+    return archs
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=16, help="subnets (default 16)")
@@ -62,14 +75,7 @@ def main() -> int:
     epochs = args.epochs or int(d.get("supernet_epochs") or 10)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    archs, seen = [], set()
-    for i in range(1000):
-        a = space.sample(np.random.default_rng([7, i]))
-        if a.id not in seen:
-            seen.add(a.id)
-            archs.append(a)
-        if len(archs) == args.n:
-            break
+    archs = ranked_subnets(space, args.n)
     rows = [{"id": a.id, "architecture": a.summary()} for a in archs]
     supernet_s, score_s = [], []
     for seed in range(args.supernet_seeds):  # one supernet per seed: its ranking varies with the seed

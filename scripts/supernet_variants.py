@@ -52,10 +52,10 @@ def main() -> int:
     p.add_argument("--log", type=Path, default=ROOT / "results" / "supernet_ranking" / "variants.jsonl")
     args = p.parse_args()
 
-    import numpy as np
     import pandas as pd
     import torch
     from scipy.stats import kendalltau
+    from supernet_ranking import ranked_subnets
 
     from snnas.evaluate import Evaluator, TrainConfig, encode, load_dataset
     from snnas.evaluate._trainer import train
@@ -87,14 +87,7 @@ def main() -> int:
     supernet_s = time.perf_counter() - start
     state = {k: v.detach().clone() for k, v in tr.subnet_state().items()}
 
-    archs, seen = [], set()  # the 16 subnets of scripts/supernet_ranking.py
-    for i in range(1000):
-        a = space.sample(np.random.default_rng([7, i]))
-        if a.id not in seen:
-            seen.add(a.id)
-            archs.append(a)
-        if len(archs) == 16:
-            break
+    archs = ranked_subnets(space)  # the subnets of the reference
     rows = []
     for k, a in enumerate(archs):
         model = extract_subnet(space, a, state)

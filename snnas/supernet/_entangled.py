@@ -284,10 +284,14 @@ class TransformerSupernet(nn.Module):
         copies (``name@setting``)."""
         return {**dict(self.net.named_parameters()), **{_flat(k): v for k, v in self.switch.items()}}
 
+    def switch_state(self) -> dict[str, torch.Tensor]:
+        """The switchable BN copies under their flat names (``name@setting``), detached."""
+        return {_flat(k): v.detach() for k, v in self.switch.items()}
+
     def shared_state(self) -> dict[str, torch.Tensor]:
         """What every subnet is cut from (`subnet_state_dict`, `extract_subnet`): ``net``'s state
         dict plus the switchable BN copies, detached."""
-        return {**self.net.state_dict(), **{_flat(k): v.detach() for k, v in self.switch.items()}}
+        return {**self.net.state_dict(), **self.switch_state()}
 
     def _tensors(self, arch: Architecture) -> dict[str, torch.Tensor]:
         live = {**self.live_parameters(), **dict(self.net.named_buffers())}
@@ -442,7 +446,7 @@ class SandwichTrainer:
 
     def state(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "model": self.supernet.net.state_dict(),
-                "switch": {_flat(k): v.detach() for k, v in self.supernet.switch.items()},
+                "switch": self.supernet.switch_state(),
                 "ema": dict(self.ema), "optimizer": self.opt.state_dict(),
                 "history": [dict(r) for r in self.history]}
 
