@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from _md import md_table  # noqa: E402
+from _sample import distinct_archs  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "digits.yaml"
 OUT = ROOT / "results" / "oneshot_cells.md"
@@ -64,14 +64,7 @@ def main() -> int:
     supernet_s = time.perf_counter() - start
     weights = Shared({k: v.detach().clone() for k, v in trainer.subnet_state().items()})
 
-    archs, seen = [], set()
-    for i in range(1000):
-        a = space.sample(np.random.default_rng([7, i]))
-        if a.id not in seen:
-            seen.add(a.id)
-            archs.append(a)
-        if len(archs) == args.n:
-            break
+    archs = distinct_archs(space, args.n)
     base = eval_config_for(space, threads=args.threads, device="cpu")
     oneshot = dict(base, supernet=weights, recalibrate=RECALIBRATE_BATCHES)
     rows = []

@@ -116,17 +116,10 @@ def recipe_hash(cfg: dict, space=None) -> str:
 
 def sample_architectures(space, n: int, seed: int) -> list:
     import numpy as np
+    from _sample import distinct_archs
 
     rng = np.random.default_rng(seed)
-    archs, seen = [], set()
-    for _ in range(100 * n):
-        a = space.sample(rng)
-        if a.id not in seen:
-            seen.add(a.id)
-            archs.append(a)
-        if len(archs) == n:
-            break
-    return archs
+    return distinct_archs(space, n, lambda _: rng, tries=100 * n)
 
 
 def run_task(task: tuple) -> dict:

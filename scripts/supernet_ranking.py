@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from _md import md_table  # noqa: E402
+from _sample import distinct_archs  # noqa: E402
 
 SPACE = ROOT / "search_spaces" / "digits_transformer.yaml"
 OUT = ROOT / "results" / "supernet_ranking"
@@ -36,15 +37,7 @@ OUT = ROOT / "results" / "supernet_ranking"
 
 def ranked_subnets(space, n: int = 16) -> list:
     """The ``n`` distinct random subnets this benchmark ranks (the same on every call)."""
-    archs, seen = [], set()
-    for i in range(1000):
-        a = space.sample(np.random.default_rng([7, i]))
-        if a.id not in seen:
-            seen.add(a.id)
-            archs.append(a)
-        if len(archs) == n:
-            break
-    return archs
+    return distinct_archs(space, n)
 
 
 def main() -> int:
