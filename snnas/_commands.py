@@ -151,7 +151,7 @@ def _space_sample(args: argparse.Namespace) -> int:
 
 _RUN_FLAGS = ("space", "strategy", "seed", "energy_lambda", "population", "generations", "scoring",
               "proxy_epochs", "batch_size", "data_root", "out", "device", "gpus_per_worker", "final_top_k",
-              "final_epochs", "final_seeds", "final_lr", "bench_root", "bench_epoch")
+              "final_pick", "final_epochs", "final_seeds", "final_lr", "bench_root", "bench_epoch")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -210,7 +210,8 @@ def _search(args: argparse.Namespace) -> int:
         cfg = se.eval_config_for(space, epochs=args.proxy_epochs, batch_size=args.batch_size,
                                  data_root=args.data_root, threads=args.threads, device=device)
         final = {k: v for k, v in (("top_k", args.final_top_k), ("epochs", args.final_epochs),
-                                   ("seeds", args.final_seeds), ("lr", args.final_lr)) if v is not None}
+                                   ("seeds", args.final_seeds), ("lr", args.final_lr),
+                                   ("pick", args.final_pick)) if v is not None}
         evaluate = None
         if args.bench_root or args.bench_epoch is not None:
             cfg, evaluate = _bench_setup(args, space, strategy)
@@ -233,8 +234,8 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-_NOT_WITH_BENCH = ("proxy_epochs", "batch_size", "data_root", "device", "final_top_k", "final_epochs",
-                   "final_seeds", "final_lr")
+_NOT_WITH_BENCH = ("proxy_epochs", "batch_size", "data_root", "device", "final_top_k", "final_pick",
+                   "final_epochs", "final_seeds", "final_lr")
 
 
 def _bench_setup(args: argparse.Namespace, space: Any, strategy: str) -> tuple[dict, Any]:

@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
                     "accuracy after N epochs (the fidelity; default: the last epoch of each entry)")
     se.add_argument("--final-top-k", type=int, help="front candidates retrained after the search; 0 turns the "
                     "final stage off (default: the space's search.final_top_k, else 3)")
+    se.add_argument("--final-pick", choices=["first", "spread"], help="which front candidates the final stage "
+                    "retrains: the best by the first objective, or spread along the front (default: the space's "
+                    "search.final_pick, else first)")
     se.add_argument("--final-epochs", type=int, help="epochs of each final retraining (default: the space's "
                     "search.final_epochs, else 20)")
     se.add_argument("--final-lr", type=float, help="learning rate of the final retraining (default: the "

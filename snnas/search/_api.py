@@ -81,7 +81,7 @@ def search(space_path: str | Path, out_dir: str | Path, *, strategy: str = "rand
     ``budget`` defaults to the space's ``search.budget``. ``evaluate`` defaults to
     :func:`evaluate_candidate` (train from scratch with ``eval_config``, default
     :func:`eval_config_for` the space); ``workers`` > 1 or an ``address`` evaluates on Ray.
-    ``extra_config`` is stored in config.json. ``final`` (``top_k``, ``epochs``, ``seeds``) overrides
+    ``extra_config`` is stored in config.json. ``final`` (``top_k``, ``epochs``, ``seeds``, ``lr``, ``pick``) overrides
     the space's ``search.final_*`` keys; with a custom ``evaluate`` the final stage is off unless
     ``final`` is given (retraining trains real networks). ``gpus_per_worker`` is what each Ray task
     reserves (default: ``1 / workers`` when the run's device is CUDA on this machine, else 0).

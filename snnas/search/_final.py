@@ -1,12 +1,13 @@
 """The final stage of every search: the front's top-k retrained from scratch with the full recipe.
 
 A proxy score ranks candidates; it is not what a user reports. After the strategy has spent its
-budget, the ``top_k`` best candidates of the Pareto front (by the run's first objective, accuracy by
-default) are trained from scratch with the space's ``final_epochs`` on the test split, ``seeds``
-times each, through the same code as ``snnas train`` and on the search's own backend (all seeds of
-all candidates in parallel). Each finished seed is written at once (``RUN/retrain/<id>/seed<n>.json``),
-so an interrupted final stage resumes with the seeds that are missing; ``results.json`` per
-candidate then holds test accuracy mean and std, and the reports put it beside the proxy's.
+budget, ``top_k`` candidates of the Pareto front (``pick``: the best by the run's first objective,
+accuracy by default, or spread along the front) are trained from scratch with the space's
+``final_epochs`` on the test split, ``seeds`` times each, through the same code as ``snnas train``
+and on the search's own backend (all seeds of all candidates in parallel). Each finished seed is
+written at once (``RUN/retrain/<id>/seed<n>.json``), so an interrupted final stage resumes with the
+seeds that are missing; ``results.json`` per candidate then holds test accuracy mean and std, and
+the reports put it beside the proxy's.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from snnas.errors import RunError
 from snnas.runs import RETRAIN_DIR, CandidateRecord, RunStore, write_json_atomic
 from snnas.search._backend import Backend, TaskFailure
 from snnas.search._candidate import PROXY_ONLY, eval_config_for, evaluate_candidate
 
-FINAL_DEFAULTS = {"top_k": 3, "epochs": 20, "seeds": 2}
+FINAL_DEFAULTS = {"top_k": 3, "epochs": 20, "seeds": 2, "pick": "first"}
 """The final stage when neither the space (``search.final_top_k`` / ``final_epochs`` /
-``final_seeds``) nor the command line says otherwise. Its learning rate (``final_lr``) defaults to
+``final_seeds`` / ``final_pick``) nor the command line says otherwise. Its learning rate (``final_lr``) defaults to
 the search's own (``search.lr``)."""
+
+
+PICKS = ("first", "spread")
+"""How the final stage picks its ``top_k`` from the front (:func:`top_of_front`)."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class SeedJob:
 
 
 def final_config(space: Any, top_k: int | None = None, epochs: int | None = None,
-                 seeds: int | None = None, lr: float | None = None) -> dict[str, Any]:
+                 seeds: int | None = None, lr: float | None = None, pick: str | None = None) -> dict[str, Any]:
     """The final stage of a run: arguments, else the space's ``search.final_*`` keys, else defaults
     (``lr`` None: the search's learning rate)."""
     d = dict(getattr(space, "defaults", None) or {})
@@ -62,6 +68,9 @@ def final_config(space: Any, top_k: int | None = None, epochs: int | None = None
     for key, given in (("top_k", top_k), ("epochs", epochs), ("seeds", seeds)):
         value = given if given is not None else d.get(f"final_{key}", FINAL_DEFAULTS[key])
         out[key] = int(value)
+    out["pick"] = str(pick or d.get("final_pick") or FINAL_DEFAULTS["pick"])
+    if out["pick"] not in PICKS:
+        raise RunError(f"final stage: pick must be one of {', '.join(PICKS)}, got '{out['pick']}'")
     lr = lr if lr is not None else d.get("final_lr")
     out["lr"] = None if lr is None else float(lr)
     return out
@@ -86,20 +95,28 @@ def retrain_recipe(store: RunStore, space: Any, epochs: int) -> dict:
     return recipe
 
 
-def top_of_front(store: RunStore, k: int) -> list[CandidateRecord]:
-    """The ``k`` best distinct architectures of the run's Pareto front by its first objective (ties:
-    index). An architecture scored twice (a dhs supernet deriving the same network again, a random
-    draw repeated) is retrained once, as its best-ranked record."""
+def top_of_front(store: RunStore, k: int, pick: str = "first") -> list[CandidateRecord]:
+    """``k`` distinct architectures of the run's Pareto front, ordered by its first objective (ties:
+    index): the ``k`` best (``pick="first"``), or the best and ``k - 1`` more at evenly spaced
+    positions of that order down to its last (``"spread"``: on an accuracy-energy front, down to the
+    least energy). An architecture scored twice (a dhs supernet deriving the same network again, a
+    random draw repeated) counts once, as its best-ranked record."""
     from snnas.report import pareto_front, rank_by_first
 
+    if pick not in PICKS:
+        raise RunError(f"final stage: pick must be one of {', '.join(PICKS)}, got '{pick}'")
     front = pareto_front(store.records(), store.objectives, store.constraints)
     seen: set[str] = set()
-    out = []
+    ranked = []
     for rec in rank_by_first(front, store.objectives):
-        if rec.id not in seen and len(out) < k:
+        if rec.id not in seen:
             seen.add(rec.id)
-            out.append(rec)
-    return out
+            ranked.append(rec)
+    if pick == "first" or k >= len(ranked):
+        return ranked[:k]
+    if k == 1:
+        return ranked[:1]
+    return [ranked[round(j * (len(ranked) - 1) / (k - 1))] for j in range(k)]
 
 
 def _seed_file(out: Path, seed: int) -> Path:
@@ -168,7 +185,7 @@ def final_pending(store: RunStore) -> bool:
     final = store.config.get("final") or {}
     if int(final.get("top_k", 0)) <= 0:
         return False
-    for rec in top_of_front(store, int(final["top_k"])):
+    for rec in top_of_front(store, int(final["top_k"]), str(final.get("pick", "first"))):
         out = store.path / RETRAIN_DIR / rec.id
         for seed in range(int(final["seeds"])):
             f = _seed_file(out, seed)
@@ -184,7 +201,7 @@ def run_final_stage(store: RunStore, space: Any, backend: Backend, quiet: bool =
     k = int(final.get("top_k", 0))
     if k <= 0:
         return []
-    recs = top_of_front(store, k)
+    recs = top_of_front(store, k, str(final.get("pick", "first")))
     if not recs:
         return []
     return retrain_records(store, space, recs, int(final["epochs"]), int(final["seeds"]), backend, quiet)

@@ -454,6 +454,12 @@ SEARCH = (
     Key("final_top_k", "int >= 0", 3, "Final stage: the front's best k candidates (by the first objective) "
         "are retrained from scratch after the search; 0 turns it off (`--final-top-k`).",
         "final_top_k: 3", plain(Int(0, 1000))),
+    Key("final_pick", "first | spread", "first", "Final stage: which k of the front are retrained: "
+        "`first`, the k best by the first objective (on an accuracy-energy front, the most accurate, "
+        "hence the costliest); `spread`, the best by the first objective and k - 1 more spread evenly "
+        "along the front to its other end (ordered by the first objective), so that retrained test "
+        "accuracies cover the trade-off (`--final-pick`).", "final_pick: spread",
+        plain(Enum("final pick", ("first", "spread")))),
     Key("final_epochs", "int >= 1", 20, "Final stage: training epochs of each retraining (the full recipe, "
         "on the test split).", "final_epochs: 20", plain(Int(1, 100_000))),
     Key("final_seeds", "int >= 1", 2, "Final stage: seeds per retrained candidate (test accuracy is their "

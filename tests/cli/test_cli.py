@@ -144,5 +144,5 @@ def test_missing_dataset_fails_before_a_run_exists(tmp_path):
 
 
 def test_resume_rejects_flags_that_would_change_the_run(tmp_path):
-    proc = snnas("search", "--resume", str(tmp_path), "--seed", "3", "--proxy-epochs", "2")
-    assert_user_error(proc, "--seed", "--proxy-epochs", "--resume")
+    proc = snnas("search", "--resume", str(tmp_path), "--seed", "3", "--proxy-epochs", "2", "--final-pick", "spread")
+    assert_user_error(proc, "--seed", "--proxy-epochs", "--final-pick", "--resume")

@@ -86,6 +86,35 @@ def test_final_stage_retrains_an_architecture_recorded_twice_once(run, tmp_path)
         assert [r.index for r in top_of_front(store, 1)] == [0]
 
 
+def test_spread_pick_covers_the_front_from_most_accurate_to_least_energy(run, tmp_path):
+    """``pick="spread"``: the most accurate, then evenly spaced positions of the front down to its
+    cheapest end; ``first`` keeps the k most accurate; a bad pick is one clear error."""
+    import shutil
+
+    from snnas.search import top_of_front
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    space = load_space(DIGITS)
+    with RunStore.open(copy) as store:
+        rec = store.records()[0]
+        acc, energy = rec.metrics["accuracy"], rec.metrics["energy_mj"]
+        for i in range(1, 7):  # a front of 7: each less accurate and cheaper than the one before
+            store.record(i, space.sample(100 + i), None, {**rec.metrics, "accuracy": acc * (1 - 0.05 * i),
+                                                          "energy_mj": energy * (1 - 0.1 * i)})
+        store.record(7, space.sample(200), None, {**rec.metrics, "accuracy": acc / 2, "energy_mj": energy * 2})
+        assert [r.index for r in top_of_front(store, 3)] == [0, 1, 2]
+        assert [r.index for r in top_of_front(store, 3, "spread")] == [0, 3, 6]
+        assert [r.index for r in top_of_front(store, 4, "spread")] == [0, 2, 4, 6]
+        assert [r.index for r in top_of_front(store, 1, "spread")] == [0]
+        assert [r.index for r in top_of_front(store, 9, "spread")] == list(range(7))  # dominated 7 never
+        with pytest.raises(RunError, match="pick must be one of first, spread, got 'best'"):
+            top_of_front(store, 3, "best")
+    assert final_config(space, pick="spread")["pick"] == "spread"
+    assert final_config(space)["pick"] == "first"
+    assert final_config(load_space_text(open(DIGITS).read() + "  final_pick: spread\n", name="x"))["pick"] == "spread"
+
+
 def test_final_lr_sets_the_retraining_learning_rate_only(tmp_path):
     from snnas.search._final import retrain_recipe
 
