@@ -1,7 +1,9 @@
 """Benchmark: how well the weight-entangled supernet ranks transformer subnets (issue "evo").
 
 1. Train the supernet of search_spaces/digits_transformer.yaml the way ``--strategy evolution``
-   does (sandwich rule, ``search.supernet_epochs`` epochs, the space's lr and batch size).
+   does (``snnas.search._oneshot.OneShotSupernet``: sandwich rule, ``search.supernet_epochs``
+   epochs, the space's lr and batch size; ``--split GENES`` for a few-shot split, default the
+   space's ``search.supernet_split``).
 2. Draw ``--n`` distinct random subnets; score each with inherited weights exactly as the search
    does (``snnas.search._oneshot.evaluate_oneshot``: extract, recalibrate BN, validation split).
 3. Train each from scratch with the final stage's recipe (``final_epochs`` epochs, ``final_lr``,
@@ -47,6 +49,9 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--epochs", type=int, default=None, help="supernet epochs (default: the space's)")
     p.add_argument("--supernet-seeds", type=int, default=3, help="supernets trained, one per seed (default 3)")
+    p.add_argument("--split", default=None, metavar="GENES",
+                   help="few-shot split: comma-separated gene names, 'none' for one supernet "
+                        "(default: the space's search.supernet_split)")
     p.add_argument("--out", type=Path, default=OUT, help="output folder (default results/supernet_ranking)")
     p.add_argument("-q", "--quiet", action="store_true")
     args = p.parse_args()
@@ -55,12 +60,10 @@ def main() -> int:
     from scipy.stats import kendalltau, spearmanr
     from tqdm.auto import tqdm
 
-    from snnas.evaluate import load_dataset
     from snnas.search import eval_config_for, evaluate_candidate, final_config
     from snnas.search._backend import Shared
-    from snnas.search._oneshot import RECALIBRATE_BATCHES, evaluate_oneshot
+    from snnas.search._oneshot import RECALIBRATE_BATCHES, OneShotSupernet, evaluate_oneshot
     from snnas.space import load_space
-    from snnas.supernet import SandwichConfig, SandwichTrainer
 
     torch.set_num_threads(args.threads)
     space = load_space(SPACE)
@@ -71,17 +74,15 @@ def main() -> int:
     archs = ranked_subnets(space, args.n)
     rows = [{"id": a.id, "architecture": a.summary()} for a in archs]
     supernet_s, score_s = [], []
+    split = d.get("supernet_split") if args.split is None else [g for g in args.split.split(",") if g != "none"]
     for seed in range(args.supernet_seeds):  # one supernet per seed: its ranking varies with the seed
         start = time.perf_counter()
-        trainer = SandwichTrainer(space, load_dataset("digits"), SandwichConfig(
-            batch_size=int(d.get("batch_size") or 64), lr=float(d.get("lr") or 0.005), seed=seed,
-            encoding=space.encoding))
-        for _ in tqdm(range(epochs), desc=f"supernet seed {seed}", disable=args.quiet):
-            trainer.train_epoch()
+        cfg = eval_config_for(space, threads=args.threads, device="cpu")
+        weights = OneShotSupernet(space, None, cfg, epochs=epochs, lr=float(d.get("lr") or 0.005),
+                                  batch_size=int(d.get("batch_size") or 64), seed=seed, threads=args.threads,
+                                  split=split).train(quiet=args.quiet)
         supernet_s.append(time.perf_counter() - start)
-        weights = Shared({k: v.detach().clone() for k, v in trainer.subnet_state().items()})
-        cfg = dict(eval_config_for(space, threads=args.threads, device="cpu"), supernet=weights,
-                   recalibrate=RECALIBRATE_BATCHES)
+        cfg = dict(cfg, supernet=Shared(weights), recalibrate=RECALIBRATE_BATCHES)
         for k, a in enumerate(tqdm(archs, desc="one-shot scores", disable=args.quiet)):
             m = evaluate_oneshot(str(SPACE), a.to_json(), dict(cfg, seed=k, index=k))
             rows[k][f"oneshot_val_acc_pct_s{seed}"] = 100 * m["accuracy"]
@@ -113,7 +114,8 @@ def main() -> int:
     df["oneshot_val_acc_pct"] = df[scores].mean(axis=1)
     of_mean = kendalltau(df["oneshot_val_acc_pct"], df["scratch_test_acc_pct"])
     rho = spearmanr(df["oneshot_val_acc_pct"], df["scratch_test_acc_pct"])
-    summary = {"subnets": len(df), "supernet_epochs": epochs, "supernet_seeds": len(scores),
+    summary = {"subnets": len(df), "supernet_epochs": epochs, "supernet_split": split or [],
+               "supernet_seeds": len(scores),
                "supernet_seconds": round(float(np.mean(supernet_s)), 1),
                "oneshot_seconds_per_subnet": round(float(np.mean(score_s)), 3),
                "kendall_tau_per_seed": [round(t, 3) for t in taus], "kendall_tau": round(float(np.mean(taus)), 3),
@@ -129,7 +131,9 @@ def main() -> int:
              f"({summary['scratch_epochs']} epochs, mean of {args.seeds} seed(s)) on {len(df)} random subnets; "
              f"the seeds' mean score: tau {summary['kendall_tau_of_mean_score']} "
              f"(p = {summary['kendall_p_of_mean_score']:.2g}). Target: tau >= 0.5.", "",
-             f"Supernet: {epochs} sandwich epochs in {summary['supernet_seconds']} s; one-shot scoring "
+             f"Supernet: {epochs} sandwich epochs"
+             f"{' per partition of the few-shot split by ' + ', '.join(split) if split else ''} in "
+             f"{summary['supernet_seconds']} s; one-shot scoring "
              f"{summary['oneshot_seconds_per_subnet']} s per subnet ({args.threads} threads).", "",
              f"Reproduce: `python scripts/supernet_ranking.py {' '.join(sys.argv[1:])}`. Training variants "
              "tried against the same reference: variants.md.", "",

@@ -4,9 +4,11 @@ scripts/supernet_ranking.py; 5 seeds) on the same 16 subnets. One call = one sup
 rows of results/supernet_ranking/variants.md are several calls (the seed spread is large).
 
 It uses the package's trainer, extraction, BN re-estimation and Evaluator (its defaults are the
-shipped recipe), and adds what the package does not ship: the old fixed ends (``--ends fixed``),
-``--no-sbn`` (one BN affine for every neuron setting), a cosine lr, warm-up epochs that train the
-largest alone, and a per-subnet fine-tune.
+shipped recipe), the package's few-shot split as an option (``--split GENES``: one supernet per
+combination of their choices, what ``search.supernet_split`` does), and what the package does not
+ship: the old fixed ends (``--ends fixed``), ``--no-sbn`` (one BN affine for every neuron setting),
+a cosine lr, warm-up epochs that train the largest alone, a per-subnet fine-tune and a soup of
+supernets from one initialisation (``--soup K``).
 Besides the validation accuracy (the search's score) it reports, as probes only, the tau of the
 training-split accuracy and of the validation loss.
 
@@ -48,6 +50,12 @@ def main() -> int:
     p.add_argument("--no-sbn", action="store_true", help="no switchable BN (one BN affine for every neuron setting)")
     p.add_argument("--ft-steps", type=int, default=0, help="fine-tune steps per subnet before scoring")
     p.add_argument("--ft-lr", type=float, default=0.002)
+    p.add_argument("--split", default="",
+                   help="few-shot: comma-separated genes; one supernet per combination of their choices, "
+                        "trained on subnets with those genes fixed, each subnet scored by its own")
+    p.add_argument("--soup", type=int, default=1,
+                   help="train K supernets from one initialisation (other batch orders and subnet draws) and "
+                        "score the average of their weights")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log", type=Path, default=ROOT / "results" / "supernet_ranking" / "variants.jsonl")
     args = p.parse_args()
@@ -66,6 +74,9 @@ def main() -> int:
     space = load_space(ROOT / "search_spaces" / "digits_transformer.yaml")
     data = load_dataset("digits")
 
+    names = [d.name for d in space.decisions]
+    split = [names.index(g) for g in args.split.split(",") if g]
+
     class Trainer(SandwichTrainer):
         def sandwich(self, epoch: int, step: int):
             archs = super().sandwich(epoch, step)
@@ -75,22 +86,37 @@ def main() -> int:
                 archs[:2] = [self.largest, self.smallest]
             return archs
 
+    import itertools
+
     start = time.perf_counter()
-    tr = Trainer(space, data, SandwichConfig(batch_size=args.batch, lr=args.lr, seed=args.seed, ema=args.ema,
-                                             encoding=space.encoding, random_subnets=args.random_subnets,
-                                             switchable_bn=not args.no_sbn))
-    for e in range(args.epochs):
-        if args.cosine:
-            for g in tr.opt.param_groups:
-                g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * e / args.epochs))
-        tr.train_epoch()
+    states = {}
+    for combo in itertools.product(*(range(len(space.decisions[i].choices)) for i in split)):
+        soup, init = [], None
+        for member in range(args.soup):
+            tr = Trainer(space, data, SandwichConfig(batch_size=args.batch, lr=args.lr, seed=args.seed + 1000 * member,
+                                                     ema=args.ema, encoding=space.encoding,
+                                                     random_subnets=args.random_subnets, switchable_bn=not args.no_sbn,
+                                                     fixed=tuple(zip(split, combo, strict=True))))
+            if init is None:
+                init = {k: v.detach().clone() for k, v in tr.supernet.state_dict().items()}
+            else:
+                tr.supernet.load_state_dict(init)
+                tr.ema = {k: v.detach().clone() for k, v in tr.supernet.live_parameters().items()}
+            for e in range(args.epochs):
+                if args.cosine:
+                    for g in tr.opt.param_groups:
+                        g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * e / args.epochs))
+                tr.train_epoch()
+            soup.append({k: v.detach().clone() for k, v in tr.subnet_state().items()})
+        states[combo] = {k: sum(m[k] for m in soup) / len(soup) if soup[0][k].is_floating_point() else soup[0][k]
+                         for k in soup[0]}
     supernet_s = time.perf_counter() - start
-    state = {k: v.detach().clone() for k, v in tr.subnet_state().items()}
 
     archs = ranked_subnets(space)  # the subnets of the reference
     rows = []
     for k, a in enumerate(archs):
-        model = extract_subnet(space, a, state)
+        genome = list(space.encode(a))
+        model = extract_subnet(space, a, states[tuple(genome[i] for i in split)])
         if args.ft_steps:
             train(model, data, TrainConfig(epochs=1, batch_size=args.batch, lr=args.ft_lr, schedule="none",
                                            time_steps=a.time_steps, encoding=space.encoding, seed=k, quiet=True,

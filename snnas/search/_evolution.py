@@ -141,7 +141,8 @@ class EvolutionSearch(Strategy):
         self.oneshot = OneShotSupernet(space, store, self.eval_config, epochs=int(self._option("supernet_epochs", 10)),
                                        lr=float(self._option("lr", 0.005)),
                                        batch_size=int(self._option("batch_size", 64)), seed=seed,
-                                       threads=self.options.get("threads"), max_batches=self.options.get("max_batches"))
+                                       threads=self.options.get("threads"), max_batches=self.options.get("max_batches"),
+                                       split=self._option("supernet_split"))
 
     def _job(self, job: EvalJob) -> EvalJob:
         """One-shot scoring replaces the default from-scratch proxy (a user's own evaluate function,

@@ -13,12 +13,26 @@ once per run. The scored weights are kept like a proxy training's, for ``snnas e
 `OneShotSupernet` trains that supernet for a run (sandwich rule for transformers, uniform single
 paths for cells), checkpointed after every epoch under ``RUN/checkpoints/supernet/`` (``entangled.pt``
 / ``single_path.pt``) so a run killed mid-training resumes where it stopped.
+
+Few-shot split (Zhao et al., "Few-shot Neural Architecture Search", ICML 2021), transformer spaces:
+``search.supernet_split`` names genes (e.g. ``[neuron.tau, neuron.threshold]``); one supernet is
+trained per combination of their choices, on subnets with those genes pinned to it
+(``entangled@<choices>.pt``, e.g. ``entangled@1-0.pt``), and a candidate inherits the weights of its
+own partition's supernet. Each costs a whole supernet training. On digits_transformer.yaml the split
+by the two neuron genes (4 supernets, 4x the training time) ranks no better than one supernet:
+Kendall tau 0.444 vs 0.443 over the same 10 package supernets (5 at 1 thread, 5 at 2), 0.545 vs
+0.464 in 10 runs of scripts/supernet_variants.py at 1 thread; inside the seed spread (sd ~0.15;
+results/supernet_ranking/split, variants.md). It is there for spaces where the neuron settings
+pull the shared weights apart further.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +78,7 @@ def _score(space_ref: Any, arch_json: str, cfg: dict) -> dict:
     train = dict(cfg.get("train") or {})
     batch, encoding = int(train.get("batch_size") or 64), train.get("encoding")
     extract = extract_cell_subnet if space.family == "cell" else extract_subnet
-    model = extract(space, arch, cfg["supernet"].get(), device=device)
+    model = extract(space, arch, inherited_weights(space, arch, cfg["supernet"].get()), device=device)
     recalibrate_subnet(model, data, batch_size=batch, batches=int(cfg.get("recalibrate", RECALIBRATE_BATCHES)),
                        time_steps=arch.time_steps, encoding=encoding, seed=int(cfg.get("seed", 0)), device=device)
     evaluator = Evaluator(data, TrainConfig(batch_size=batch, time_steps=arch.time_steps, encoding=encoding,
@@ -77,6 +91,46 @@ def _score(space_ref: Any, arch_json: str, cfg: dict) -> dict:
 
 CHECKPOINTS = {"transformer": "entangled", "cell": "single_path"}
 """The supernet checkpoint's file stem per space family (``.pt``; ``-history.json`` beside it)."""
+MAX_PARTS = 64
+"""Most supernets a few-shot split may train (each costs a whole supernet training)."""
+
+
+def split_genes(space: Any, names: Sequence[str] | None) -> list[int]:
+    """The gene indices of a few-shot split (``search.supernet_split``), checked against the space:
+    one line naming the file and field when a name is not a gene of it."""
+    from snnas.errors import SpaceError
+
+    if not names:
+        return []
+    where = str(space.path) if getattr(space, "path", None) else space.name
+    if space.family != "transformer":
+        raise SpaceError("a few-shot split needs a transformer space (one weight-entangled supernet per "
+                         "partition); drop it", file=where, path="search.supernet_split")
+    genes = [d.name for d in space.decisions]
+    out = []
+    for name in names:
+        if name not in genes:
+            raise SpaceError(f"'{name}' is not a gene of this space; genes: {', '.join(genes)}", file=where,
+                             path="search.supernet_split")
+        out.append(genes.index(name))
+    parts = math.prod(len(space.decisions[i].choices) for i in out)
+    if parts > MAX_PARTS:
+        raise SpaceError(f"splits the supernet into {parts} (at most {MAX_PARTS}): name fewer genes",
+                         file=where, path="search.supernet_split")
+    return out
+
+
+def part_key(genome: Sequence[int], genes: Sequence[int]) -> str:
+    """The partition of a genome in a few-shot split: its choices of ``genes``, ``-``-joined."""
+    return "-".join(str(genome[i]) for i in genes)
+
+
+def inherited_weights(space: Any, arch: Architecture, weights: dict) -> dict:
+    """The supernet weights ``arch`` inherits: ``weights`` itself, or under a few-shot split
+    (``{"split_genes": [...], "parts": {key: weights}}``) its partition's."""
+    if "parts" not in weights or "split_genes" not in weights:
+        return weights
+    return weights["parts"][part_key(space.encode(arch), weights["split_genes"])]
 
 
 def check_oneshot_space(space: Any) -> None:
@@ -105,16 +159,20 @@ def check_oneshot_space(space: Any) -> None:
 class OneShotSupernet:
     """The supernet of a run: weight-entangled (sandwich rule) for a transformer space, the cell
     supernet trained one uniform path at a time for a cell space; trained to ``epochs``,
-    checkpointed after each epoch, resumed from the last checkpoint. ``threads`` is fixed per run
-    (CPU results depend on it)."""
+    checkpointed after each epoch (unless ``store`` is None), resumed from the last checkpoint.
+    ``split`` names the genes of a few-shot split (transformer spaces; one supernet per combination
+    of their choices, trained one after the other). ``threads`` is fixed per run (CPU results
+    depend on it)."""
 
-    def __init__(self, space: Any, store: RunStore, eval_config: dict, *, epochs: int, lr: float,
-                 batch_size: int, seed: int, threads: int | None = None, max_batches: int | None = None):
+    def __init__(self, space: Any, store: RunStore | None, eval_config: dict, *, epochs: int, lr: float,
+                 batch_size: int, seed: int, threads: int | None = None, max_batches: int | None = None,
+                 split: Sequence[str] | None = None):
         from snnas.evaluate import resolve_device
         from snnas.search._candidate import _load_data
         from snnas.supernet import SandwichConfig, SandwichTrainer, SinglePathConfig, SinglePathTrainer
 
         check_oneshot_space(space)
+        self.genes = split_genes(space, split)
         cfg = dict(eval_config)
         data = _load_data(str(cfg.get("dataset") or space.dataset), cfg.get("data_root"),
                           int(cfg.get("data_seed", 0)), tuple(sorted((cfg.get("data_options") or {}).items())))
@@ -123,47 +181,73 @@ class OneShotSupernet:
         common = dict(batch_size=int(batch_size), lr=float(lr), seed=int(seed),
                       device=resolve_device(cfg.get("device", "cpu")), encoding=space.encoding,
                       max_batches=max_batches)
-        self.trainer: Any
+        self.trainers: dict[str, Any] = {}
         if space.family == "cell":
-            self.trainer = SinglePathTrainer(space, data, SinglePathConfig(**common))
+            self.trainers[""] = SinglePathTrainer(space, data, SinglePathConfig(**common))
             self.kind = "single path"
         else:
-            self.trainer = SandwichTrainer(space, data, SandwichConfig(**common))
-            self.kind = "sandwich"
+            sizes = [range(len(space.decisions[i].choices)) for i in self.genes]
+            for combo in itertools.product(*sizes):  # () once: no split, one supernet
+                fixed = tuple(zip(self.genes, combo, strict=True))
+                self.trainers[part_key(combo, range(len(combo)))] = SandwichTrainer(
+                    space, data, SandwichConfig(**common, fixed=fixed))
+            self.kind = "sandwich" if not self.genes else f"sandwich, {len(self.trainers)} parts"
         self.name = CHECKPOINTS[space.family]
-        self.path = store.path / ONESHOT_DIR / f"{self.name}.pt"
-        if self.path.exists():
-            import torch
+        for key, trainer in self.trainers.items():
+            path = self.path(key)
+            if path is not None and path.exists():
+                import torch
 
-            self.trainer.load_state(torch.load(self.path, weights_only=True, map_location=self.trainer.device))
+                trainer.load_state(torch.load(path, weights_only=True, map_location=trainer.device))
+
+    @property
+    def trainer(self) -> Any:
+        """The trainer of the run's one supernet (no few-shot split)."""
+        if len(self.trainers) != 1:
+            raise AttributeError("a few-shot split has one trainer per partition: use .trainers")
+        return next(iter(self.trainers.values()))
+
+    def path(self, key: str = "") -> Path | None:
+        """The checkpoint of partition ``key`` (``""``: the only supernet); None without a store."""
+        if self.store is None:
+            return None
+        return self.store.path / ONESHOT_DIR / (f"{self.name}@{key}.pt" if key else f"{self.name}.pt")
 
     def train(self, quiet: bool = False) -> dict[str, Any]:
         """Train on to ``epochs`` (nothing when a resumed run is already there); returns the weights
-        (plain CPU state dict) that candidates inherit."""
+        (plain CPU state dicts) that candidates inherit: one state dict, or under a few-shot split
+        ``{"split_genes": [...], "parts": {key: state dict}}`` (:func:`inherited_weights`)."""
         import torch
         from tqdm.auto import tqdm
 
-        t = self.trainer
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
-        bar = tqdm(total=self.epochs, initial=min(t.epoch, self.epochs), disable=quiet, unit="epoch",
-                   desc=f"supernet ({self.kind})", dynamic_ncols=True)
+        total = self.epochs * len(self.trainers)
+        done = sum(min(t.epoch, self.epochs) for t in self.trainers.values())
+        bar = tqdm(total=total, initial=done, disable=quiet, unit="epoch", desc=f"supernet ({self.kind})",
+                   dynamic_ncols=True)
         try:
-            while t.epoch < self.epochs:
-                row = t.train_epoch()
-                self._save()
-                bar.update(1)
-                bar.set_postfix_str(f"loss {row['loss']:.3f} acc {100 * row['acc']:.1f} %", refresh=False)
+            for key, t in self.trainers.items():
+                while t.epoch < self.epochs:
+                    row = t.train_epoch()
+                    self._save(key)
+                    bar.update(1)
+                    bar.set_postfix_str(f"{'part ' + key + ' ' if key else ''}loss {row['loss']:.3f} "
+                                        f"acc {100 * row['acc']:.1f} %", refresh=False)
         finally:
             bar.close()
             torch.set_num_threads(previous)
-        return {k: v.detach().cpu() for k, v in t.subnet_state().items()}
+        parts = {key: {k: v.detach().cpu() for k, v in t.subnet_state().items()} for key, t in self.trainers.items()}
+        return parts[""] if not self.genes else {"split_genes": list(self.genes), "parts": parts}
 
-    def _save(self) -> None:
+    def _save(self, key: str) -> None:
         import torch
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        torch.save(self.trainer.state(), tmp)
-        tmp.replace(self.path)
-        write_json_atomic(self.path.with_name(f"{self.name}-history.json"), {"history": self.trainer.history})
+        path = self.path(key)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        torch.save(self.trainers[key].state(), tmp)
+        tmp.replace(path)
+        write_json_atomic(path.with_name(f"{path.stem}-history.json"), {"history": self.trainers[key].history})

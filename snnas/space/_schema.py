@@ -418,6 +418,14 @@ SEARCH = (
     Key("supernet_epochs", "int >= 1", 10, "evolution with one-shot scoring: epochs of supernet training "
         "before the search (checkpointed each epoch; a resumed run continues it).", "supernet_epochs: 20",
         plain(Int(1, 100_000))),
+    Key("supernet_split", "list of gene names", None, "evolution with one-shot scoring, transformer spaces: "
+        "a few-shot split (Zhao et al. 2021): one supernet per combination of these genes' choices, each "
+        "trained `supernet_epochs` on subnets with those genes pinned to its choices, and each candidate "
+        "inherits its own partition's weights; the supernet training costs the number of combinations "
+        "times as much (at most 64). Gene names as `snnas space show` lists them.",
+        "supernet_split: [neuron.tau, neuron.threshold]",
+        lambda ctx, path, raw: None if raw is None else listof(Str())(ctx, path, raw),
+        default_doc="null (one supernet)"),
     Key("neuron_mutation_rate", "number in [0, 1]", 0.2, "evolution (ESNN): per-gene mutation rate of the "
         "neuron genes (time steps and each neuron's tau, threshold, kind, reset, surrogate, width).",
         "neuron_mutation_rate: 0.3", plain(Float(0.0, 1.0))),

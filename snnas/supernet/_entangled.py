@@ -39,7 +39,7 @@ import itertools
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,14 @@ def _rest_from(space: Any, extreme: Architecture, other: Architecture) -> Archit
     """``extreme``'s size genes with every other gene (attention, neurons) taken from ``other``."""
     genome = [e if _grows(d.name) else o
               for d, e, o in zip(space.decisions, space.encode(extreme), space.encode(other), strict=True)]
+    return space.decode(genome)
+
+
+def pin_genes(space: Any, arch: Architecture, fixed: Iterable[tuple[int, int]]) -> Architecture:
+    """``arch`` with gene ``i`` set to choice ``v`` for each ``(i, v)`` of ``fixed``."""
+    genome = list(space.encode(arch))
+    for i, v in fixed:
+        genome[i] = v
     return space.decode(genome)
 
 
@@ -339,6 +347,8 @@ class SandwichConfig:
     max T, the smallest at its min); an int runs all at that T. The LR is constant. ``ema`` is the
     per-step decay of the weight average that candidates inherit (0: the last step's weights);
     ``switchable_bn`` gives each BN affine a copy per neuron setting (`TransformerSupernet`).
+    ``fixed`` pins genes in every subnet trained, as (gene index, choice index) pairs: one
+    partition of a few-shot split (``snnas.search._oneshot``).
     """
 
     batch_size: int = 64
@@ -353,6 +363,7 @@ class SandwichConfig:
     time_steps: int | None = None
     ema: float = 0.97
     switchable_bn: bool = True
+    fixed: tuple[tuple[int, int], ...] = ()
 
 
 class SandwichTrainer:
@@ -381,10 +392,12 @@ class SandwichTrainer:
 
     def sandwich(self, epoch: int, step: int) -> list[Architecture]:
         """The subnets of one step, seeded by (seed, epoch, step): the largest and the smallest
-        sizes (attention and neuron genes drawn at random), then uniform samples."""
+        sizes (attention and neuron genes drawn at random), then uniform samples; genes in
+        ``cfg.fixed`` pinned in all of them."""
         rng = np.random.default_rng([self.cfg.seed, epoch, step])
         ends = [_rest_from(self.space, end, self.space.sample(rng)) for end in (self.largest, self.smallest)]
-        return [*ends, *(self.space.sample(rng) for _ in range(self.cfg.random_subnets))]
+        archs = [*ends, *(self.space.sample(rng) for _ in range(self.cfg.random_subnets))]
+        return [pin_genes(self.space, a, self.cfg.fixed) for a in archs] if self.cfg.fixed else archs
 
     def _x(self, x: torch.Tensor, arch: Architecture, g: torch.Generator) -> torch.Tensor:
         T = self.cfg.time_steps or arch.time_steps

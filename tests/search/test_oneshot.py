@@ -2,6 +2,7 @@
 batches), candidates scored with inherited weights in this process and on a real local Ray."""
 
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,6 +28,8 @@ objectives: {accuracy: max, energy_mj: min}
 search: {strategy: evolution, population: 4, supernet_epochs: 2, batch_size: 32, lr: 0.01, final_top_k: 0}
 """
 OPTS = {"max_batches": 3, "threads": 1}
+THRESHOLD = 4
+"""TINY's gene index of neuron.threshold."""
 
 
 def _run(tmp_path, name, budget, workers=1):
@@ -82,9 +85,11 @@ def test_a_resumed_run_keeps_its_supernet_and_extends_like_an_uninterrupted_one(
         assert store.config["budget"] == 6
 
 
-def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp_path):
-    """What a SIGKILL during supernet training leaves: the checkpoint of the last finished epoch;
-    a new run object trains on from it and ends with the weights of an uninterrupted training."""
+@pytest.mark.parametrize("split", [None, ["neuron.threshold"]])
+def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp_path, split):
+    """What a SIGKILL during supernet training leaves: the checkpoint of the last finished epoch (of
+    each partition of a few-shot split); a new run object trains on from it and ends with the
+    weights of an uninterrupted training."""
     from snnas.search._oneshot import OneShotSupernet
 
     space = load_space(write_space(tmp_path / "s.yaml", TINY))
@@ -93,12 +98,62 @@ def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp
         f = write_space(tmp_path / f"{name}.yaml", TINY)
         stores[name] = RunStore.create(tmp_path / name, f, {"seed": 0}, objectives=space)
     cfg = {"dataset": "digits", "device": "cpu"}
-    kw = {"lr": 0.01, "batch_size": 32, "seed": 0, "threads": 1, "max_batches": 2}
+    kw = {"lr": 0.01, "batch_size": 32, "seed": 0, "threads": 1, "max_batches": 2, "split": split}
     whole = OneShotSupernet(space, stores["whole"], cfg, epochs=2, **kw).train(quiet=True)
     OneShotSupernet(space, stores["killed"], cfg, epochs=1, **kw).train(quiet=True)  # "killed" after epoch 1
     again = OneShotSupernet(space, stores["killed"], cfg, epochs=2, **kw)
-    assert again.trainer.epoch == 1
+    assert [t.epoch for t in again.trainers.values()] == [1] * (1 if split is None else 2)
     resumed = again.train(quiet=True)
+    if split:
+        assert resumed["split_genes"] == whole["split_genes"] == [THRESHOLD]
+        assert sorted(resumed["parts"]) == ["0", "1"]
+        resumed, whole = resumed["parts"]["1"], whole["parts"]["1"]
     assert resumed.keys() == whole.keys() and all(torch.equal(resumed[k], whole[k]) for k in whole)
     for s in stores.values():
         s.close()
+
+
+def test_few_shot_split_scores_each_candidate_with_its_partitions_supernet(tmp_path):
+    """``search.supernet_split``: one supernet per choice of the split genes, each trained only on
+    subnets with those genes pinned; a candidate's scored weights are slices of its own partition's
+    supernet, not of the other's; the one-supernet files are not written."""
+    from snnas.evaluate import load_dataset
+    from snnas.supernet import SandwichConfig, SandwichTrainer, subnet_state_dict
+
+    text = TINY.replace("final_top_k: 0}", "final_top_k: 0, supernet_split: [neuron.threshold]}")
+    f = write_space(tmp_path / "split.yaml", text)
+    res = search(f, tmp_path / "split", strategy="evolution", budget=4, seed=4, quiet=True, argv=["t"],
+                 reports=False, strategy_options=OPTS)
+    run = res.run_dir
+    assert not (run / ONESHOT_DIR / "entangled.pt").exists()
+    states = {k: torch.load(run / ONESHOT_DIR / f"entangled@{k}.pt", weights_only=True) for k in "01"}
+    assert all((run / ONESHOT_DIR / f"entangled@{k}-history.json").exists() for k in "01")
+    space = load_space(run / "space.yaml")
+    assert space.decisions[THRESHOLD].name == "neuron.threshold"
+    assert not any(r.failed for r in res.records)
+    for r in res.records:
+        part = str(space.encode(r.arch)[THRESHOLD])
+        scored = torch.load(run / CANDIDATE_WEIGHTS / candidate_weights_name(r.index, r.id), weights_only=True)
+        own, other = (subnet_state_dict(space, r.arch, {**states[k]["model"], **states[k]["switch"],
+                                                        **states[k]["ema"]}) for k in (part, "10"[int(part)]))
+        weights = [k for k in scored if "running" not in k and "num_batches" not in k]
+        assert all(torch.equal(scored[k], own[k]) for k in weights), r.arch.summary()
+        assert not all(torch.equal(scored[k], other[k]) for k in weights)
+    trainer = SandwichTrainer(space, load_dataset("digits"), SandwichConfig(fixed=((THRESHOLD, 1),)))
+    drawn = [space.encode(a) for step in range(5) for a in trainer.sandwich(0, step)]
+    assert {g[THRESHOLD] for g in drawn} == {1} and len({g[1] for g in drawn}) == 2  # the rest still varies
+
+
+def test_a_few_shot_split_names_genes_of_a_transformer_space(tmp_path):
+    from snnas.errors import SpaceError
+    from snnas.search._oneshot import OneShotSupernet
+
+    text = TINY.replace("final_top_k: 0}", "final_top_k: 0, supernet_split: [neuron.thresh]}")
+    space = load_space(write_space(tmp_path / "bad.yaml", text))
+    kw = {"epochs": 1, "lr": 0.01, "batch_size": 32, "seed": 0}
+    with pytest.raises(SpaceError, match="'neuron.thresh' is not a gene of this space; genes: time_steps") as e:
+        OneShotSupernet(space, None, {"dataset": "digits"}, split=space.defaults["supernet_split"], **kw)
+    assert "bad.yaml" in str(e.value) and "search.supernet_split" in str(e.value)
+    cells = load_space(Path(__file__).resolve().parents[2] / "search_spaces" / "digits.yaml")
+    with pytest.raises(SpaceError, match="few-shot split needs a transformer space"):
+        OneShotSupernet(cells, None, {"dataset": "digits"}, split=["time_steps"], **kw)
