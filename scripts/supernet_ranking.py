@@ -11,8 +11,9 @@
 
 Steps 1-2 run once per ``--supernet-seeds`` seed (a supernet's ranking varies with its seed).
 Reported (``results/supernet_ranking/``): Kendall tau per supernet and its mean (the headline), the
-tau and Spearman rho of the seeds' mean score, the table and a scatter plot. Target: tau >= 0.5 on
->= 12 subnets. From-scratch results are cached in ``scratch.csv`` (delete it to retrain).
+tau and Spearman rho of the seeds' mean score, the tau of supernet ensembles of each size (the
+mean score of K supernets, as ``search.supernet_ensemble: K`` scores), the table and a scatter
+plot. Target: tau >= 0.5 on >= 12 subnets. From-scratch results are cached in ``scratch.csv`` (delete it to retrain).
 
 Usage: python scripts/supernet_ranking.py [--n 16] [--seeds 1] [--supernet-seeds 3] [--threads 2] [-q]
 """
@@ -20,6 +21,7 @@ Usage: python scripts/supernet_ranking.py [--n 16] [--seeds 1] [--supernet-seeds
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -121,7 +123,8 @@ def main() -> int:
                "kendall_tau_per_seed": [round(t, 3) for t in taus], "kendall_tau": round(float(np.mean(taus)), 3),
                "kendall_tau_of_mean_score": round(float(of_mean.statistic), 3), "kendall_p_of_mean_score":
                float(of_mean.pvalue), "spearman_rho_of_mean_score": round(float(rho.statistic), 3),
-               "scratch_epochs": int(fin["epochs"]), "scratch_seeds": args.seeds, "threads": args.threads}
+               "scratch_epochs": int(fin["epochs"]), "scratch_seeds": args.seeds, "threads": args.threads,
+               "ensembles": ensemble_taus(df, scores)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     _plot(df, summary, out / "ranking.png")
     lines = ["# Supernet ranking quality (digits_transformer.yaml)", "",
@@ -137,10 +140,35 @@ def main() -> int:
              f"{summary['oneshot_seconds_per_subnet']} s per subnet ({args.threads} threads).", "",
              f"Reproduce: `python scripts/supernet_ranking.py {' '.join(sys.argv[1:])}`. Training variants "
              "tried against the same reference: variants.md.", "",
+             "Supernet ensembles (`search.supernet_ensemble: K`: a candidate's score is the mean of its scores "
+             "with K supernets of seeds s .. s + K - 1): the tau of that mean score, over every window of K "
+             "consecutive seeds trained here, and over every K-subset of them.", "",
+             md_table(pd.DataFrame(summary["ensembles"]), 3), "",
              md_table(df, 4), ""]
     (out / "supernet_ranking.md").write_text("\n".join(lines))
     print("\n".join(lines[:5]))
     return 0
+
+
+def ensemble_taus(df: pd.DataFrame, scores: list[str]) -> list[dict]:
+    """Per ensemble size K: Kendall tau of the K supernets' mean score against the reference, over
+    the windows of K consecutive seeds (what runs with ``supernet_ensemble: K`` score with) and over
+    all K-subsets of the seeds. The package's ensemble score is exactly that mean of the members'
+    accuracies (tests/search/test_oneshot.py)."""
+    from scipy.stats import kendalltau
+
+    def tau(cols) -> float:
+        return float(kendalltau(df[list(cols)].mean(axis=1), df["scratch_test_acc_pct"]).statistic)
+
+    rows = []
+    for k in range(1, len(scores) + 1):
+        windows = [tau(scores[s:s + k]) for s in range(len(scores) - k + 1)]
+        subsets = [tau(c) for c in itertools.combinations(scores, k)]
+        rows.append({"members": k, "windows": len(windows), "tau_windows_mean": round(float(np.mean(windows)), 3),
+                     "tau_windows_min": round(min(windows), 3), "subsets": len(subsets),
+                     "tau_subsets_mean": round(float(np.mean(subsets)), 3), "tau_subsets_min": round(min(subsets), 3),
+                     "tau_subsets_max": round(max(subsets), 3)})
+    return rows
 
 
 def _plot(df: pd.DataFrame, summary: dict, path: Path) -> None:

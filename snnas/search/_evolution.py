@@ -142,7 +142,8 @@ class EvolutionSearch(Strategy):
                                        lr=float(self._option("lr", 0.005)),
                                        batch_size=int(self._option("batch_size", 64)), seed=seed,
                                        threads=self.options.get("threads"), max_batches=self.options.get("max_batches"),
-                                       split=self._option("supernet_split"))
+                                       split=self._option("supernet_split"),
+                                       ensemble=int(self._option("supernet_ensemble", 1)))
 
     def _job(self, job: EvalJob) -> EvalJob:
         """One-shot scoring replaces the default from-scratch proxy (a user's own evaluate function,

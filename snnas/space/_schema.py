@@ -426,6 +426,10 @@ SEARCH = (
         "supernet_split: [neuron.tau, neuron.threshold]",
         lambda ctx, path, raw: None if raw is None else listof(Str())(ctx, path, raw),
         default_doc="null (one supernet)"),
+    Key("supernet_ensemble", "int in [1, 16]", 1, "evolution with one-shot scoring: supernets trained "
+        "(seeds `seed` .. `seed + K - 1`, each `supernet_epochs`); a candidate's metrics are the mean of its "
+        "scores with each, so one supernet's seed-dependent favourites count less. Costs K times the "
+        "supernet training and the scoring.", "supernet_ensemble: 3", plain(Int(1, 16))),
     Key("neuron_mutation_rate", "number in [0, 1]", 0.2, "evolution (ESNN): per-gene mutation rate of the "
         "neuron genes (time steps and each neuron's tau, threshold, kind, reset, surrogate, width).",
         "neuron_mutation_rate: 0.3", plain(Float(0.0, 1.0))),

@@ -85,11 +85,11 @@ def test_a_resumed_run_keeps_its_supernet_and_extends_like_an_uninterrupted_one(
         assert store.config["budget"] == 6
 
 
-@pytest.mark.parametrize("split", [None, ["neuron.threshold"]])
-def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp_path, split):
+@pytest.mark.parametrize(("split", "ensemble"), [(None, 1), (["neuron.threshold"], 1), (None, 2)])
+def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp_path, split, ensemble):
     """What a SIGKILL during supernet training leaves: the checkpoint of the last finished epoch (of
-    each partition of a few-shot split); a new run object trains on from it and ends with the
-    weights of an uninterrupted training."""
+    each partition of a few-shot split, each member of an ensemble); a new run object trains on
+    from it and ends with the weights of an uninterrupted training."""
     from snnas.search._oneshot import OneShotSupernet
 
     space = load_space(write_space(tmp_path / "s.yaml", TINY))
@@ -98,12 +98,16 @@ def test_supernet_training_killed_between_epochs_resumes_to_the_same_weights(tmp
         f = write_space(tmp_path / f"{name}.yaml", TINY)
         stores[name] = RunStore.create(tmp_path / name, f, {"seed": 0}, objectives=space)
     cfg = {"dataset": "digits", "device": "cpu"}
-    kw = {"lr": 0.01, "batch_size": 32, "seed": 0, "threads": 1, "max_batches": 2, "split": split}
+    kw = {"lr": 0.01, "batch_size": 32, "seed": 0, "threads": 1, "max_batches": 2, "split": split,
+          "ensemble": ensemble}
     whole = OneShotSupernet(space, stores["whole"], cfg, epochs=2, **kw).train(quiet=True)
     OneShotSupernet(space, stores["killed"], cfg, epochs=1, **kw).train(quiet=True)  # "killed" after epoch 1
     again = OneShotSupernet(space, stores["killed"], cfg, epochs=2, **kw)
-    assert [t.epoch for t in again.trainers.values()] == [1] * (1 if split is None else 2)
+    assert [t.epoch for t in again.trainers.values()] == [1] * (1 if split is None else 2) * ensemble
     resumed = again.train(quiet=True)
+    if ensemble > 1:
+        assert len(resumed["members"]) == len(whole["members"]) == ensemble
+        resumed, whole = resumed["members"][1], whole["members"][1]
     if split:
         assert resumed["split_genes"] == whole["split_genes"] == [THRESHOLD]
         assert sorted(resumed["parts"]) == ["0", "1"]
@@ -144,6 +148,45 @@ def test_few_shot_split_scores_each_candidate_with_its_partitions_supernet(tmp_p
     assert {g[THRESHOLD] for g in drawn} == {1} and len({g[1] for g in drawn}) == 2  # the rest still varies
 
 
+def test_an_ensemble_scores_each_candidate_with_the_mean_of_its_members(tmp_path, serial):
+    """``search.supernet_ensemble: 2``: a second supernet at seed + 1 beside the first (which is the
+    one-supernet run's, bit for bit); each candidate's accuracy, energy and firing rates are the
+    means of its scores with either member alone; the weights kept are the first member's."""
+    from snnas.search._evaluation import candidate_seed
+    from snnas.search._oneshot import RECALIBRATE_BATCHES, OneShotSupernet, evaluate_oneshot
+
+    text = TINY.replace("final_top_k: 0}", "final_top_k: 0, supernet_ensemble: 2}")
+    res = search(write_space(tmp_path / "ens.yaml", text), tmp_path / "ens", strategy="evolution", budget=6,
+                 seed=4, quiet=True, argv=["t"], reports=False, strategy_options=OPTS)
+    run = res.run_dir
+    one, first, second = (torch.load(d / ONESHOT_DIR / n, weights_only=True) for d, n in (
+        (serial.run_dir, "entangled.pt"), (run, "entangled.pt"), (run, "entangled-s1.pt")))
+    assert (run / ONESHOT_DIR / "entangled-s1-history.json").exists() and second["epoch"] == 2
+    assert all(torch.equal(first["model"][k], one["model"][k]) for k in one["model"])
+    assert not all(torch.equal(first["model"][k], second["model"][k]) for k in one["model"])
+    assert [r.key() for r in res.records][:4] != [r.key() for r in serial.records][:4]  # other scores
+    space = load_space(run / "space.yaml")
+    with RunStore.open(run, readonly=True) as store:
+        members = OneShotSupernet(space, store, {"dataset": "digits"}, epochs=2, lr=0.01, batch_size=32, seed=4,
+                                  threads=1, ensemble=2).train(quiet=True)["members"]
+        base = dict(store.config["eval_config"], threads=1, recalibrate=RECALIBRATE_BATCHES, weights_dir=None)
+    for r in res.records[:2]:
+        cfg = dict(base, seed=candidate_seed(4, r.index), index=r.index)
+        alone = [evaluate_oneshot(space, r.arch.to_json(), dict(cfg, supernet=Shared(w))) for w in members]
+        assert alone[0]["accuracy"] != alone[1]["accuracy"] or alone[0]["energy_mj"] != alone[1]["energy_mj"]
+        for key in ("accuracy", "energy_mj", "acs", "mean_firing_rate"):
+            assert r.metrics[key] == pytest.approx((alone[0][key] + alone[1][key]) / 2, rel=1e-9), key
+        layer = next(iter(alone[0]["firing_rates"]))
+        assert r.metrics["firing_rates"][layer] == pytest.approx(
+            (alone[0]["firing_rates"][layer] + alone[1]["firing_rates"][layer]) / 2, rel=1e-9)
+        kept = torch.load(run / CANDIDATE_WEIGHTS / candidate_weights_name(r.index, r.id), weights_only=True)
+        again = evaluate_oneshot(space, r.arch.to_json(), dict(cfg, supernet=Shared(members[0]),
+                                                               weights_path=str(tmp_path / "w.pt")))
+        assert again["accuracy"] == alone[0]["accuracy"]
+        ref = torch.load(tmp_path / "w.pt", weights_only=True)
+        assert all(torch.equal(kept[k], ref[k]) for k in ref)
+
+
 def test_a_few_shot_split_names_genes_of_a_transformer_space(tmp_path):
     from snnas.errors import SpaceError
     from snnas.search._oneshot import OneShotSupernet
@@ -154,6 +197,13 @@ def test_a_few_shot_split_names_genes_of_a_transformer_space(tmp_path):
     with pytest.raises(SpaceError, match="'neuron.thresh' is not a gene of this space; genes: time_steps") as e:
         OneShotSupernet(space, None, {"dataset": "digits"}, split=space.defaults["supernet_split"], **kw)
     assert "bad.yaml" in str(e.value) and "search.supernet_split" in str(e.value)
+    text = TINY.replace("final_top_k: 0}", "final_top_k: 0, supernet_ensemble: 16, "
+                        "supernet_split: [neuron.threshold, neuron.tau, time_steps]}")
+    space = load_space(write_space(tmp_path / "many.yaml", text))
+    with pytest.raises(SpaceError, match="8 partitions x 16 members is more than 64 supernets") as e:
+        OneShotSupernet(space, None, {"dataset": "digits"}, split=space.defaults["supernet_split"],
+                        ensemble=space.defaults["supernet_ensemble"], **kw)
+    assert "many.yaml" in str(e.value) and "search.supernet_ensemble" in str(e.value)
     cells = load_space(Path(__file__).resolve().parents[2] / "search_spaces" / "digits.yaml")
     with pytest.raises(SpaceError, match="few-shot split needs a transformer space"):
         OneShotSupernet(cells, None, {"dataset": "digits"}, split=["time_steps"], **kw)

@@ -144,6 +144,8 @@ CASES = [
     (CELL, 23, "  budget: -1", "x.yaml:23 search.budget: value -1 must be >= 1"),
     (CELL, 23, "  lr: 0", "x.yaml:23 search.lr: value 0 must be > 0"),
     (CELL, 23, "  final_lr: -1", "x.yaml:23 search.final_lr: value -1 must be > 0"),
+    (CELL, 23, "  supernet_ensemble: 0", "x.yaml:23 search.supernet_ensemble: value 0 must be >= 1"),
+    (CELL, 23, "  supernet_split: neuron.tau", "x.yaml:23 search.supernet_split: expected a list"),
     (CELL, 23, "  supernet_time_steps: 3", "x.yaml:23 search.supernet_time_steps: 3 is not one of the "
      "space's time steps (2, 4)"),
     (CELL, 12, "  head: max", "x.yaml:12 cell.head: unknown cell head 'max'"),
