@@ -67,6 +67,7 @@ def main() -> int:
 
     from snnas.evaluate import Evaluator, TrainConfig, encode, load_dataset
     from snnas.evaluate._trainer import train
+    from snnas.search._oneshot import part_key, split_genes
     from snnas.space import load_space
     from snnas.supernet import SandwichConfig, SandwichTrainer, extract_subnet, recalibrate_subnet
 
@@ -74,8 +75,7 @@ def main() -> int:
     space = load_space(ROOT / "search_spaces" / "digits_transformer.yaml")
     data = load_dataset("digits")
 
-    names = [d.name for d in space.decisions]
-    split = [names.index(g) for g in args.split.split(",") if g]
+    split = split_genes(space, [g for g in args.split.split(",") if g])
 
     class Trainer(SandwichTrainer):
         def sandwich(self, epoch: int, step: int):
@@ -90,7 +90,7 @@ def main() -> int:
 
     start = time.perf_counter()
     states = {}
-    for combo in itertools.product(*(range(len(space.decisions[i].choices)) for i in split)):
+    for combo in itertools.product(*(range(len(space.decisions[i].choices)) for i in split)):  # as OneShotSupernet
         soup, init = [], None
         for member in range(args.soup):
             tr = Trainer(space, data, SandwichConfig(batch_size=args.batch, lr=args.lr, seed=args.seed + 1000 * member,
@@ -108,15 +108,14 @@ def main() -> int:
                         g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * e / args.epochs))
                 tr.train_epoch()
             soup.append({k: v.detach().clone() for k, v in tr.subnet_state().items()})
-        states[combo] = {k: sum(m[k] for m in soup) / len(soup) if soup[0][k].is_floating_point() else soup[0][k]
-                         for k in soup[0]}
+        states[part_key(combo, range(len(combo)))] = {
+            k: sum(m[k] for m in soup) / len(soup) if soup[0][k].is_floating_point() else soup[0][k] for k in soup[0]}
     supernet_s = time.perf_counter() - start
 
     archs = ranked_subnets(space)  # the subnets of the reference
     rows = []
     for k, a in enumerate(archs):
-        genome = list(space.encode(a))
-        model = extract_subnet(space, a, states[tuple(genome[i] for i in split)])
+        model = extract_subnet(space, a, states[part_key(space.encode(a), split)])
         if args.ft_steps:
             train(model, data, TrainConfig(epochs=1, batch_size=args.batch, lr=args.ft_lr, schedule="none",
                                            time_steps=a.time_steps, encoding=space.encoding, seed=k, quiet=True,

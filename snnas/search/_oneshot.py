@@ -36,7 +36,6 @@ supernet training and scoring.
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -112,8 +111,6 @@ def mean_metrics(scores: Sequence[Any], wall_time_s: float) -> Any:
 
     import numpy as np
 
-    if len(scores) == 1:
-        return dataclasses.replace(scores[0], wall_time_s=wall_time_s)
     mean = {f: float(np.mean([getattr(m, f) for m in scores]))
             for f in ("accuracy", "energy_mj", "macs", "acs", "mean_firing_rate")}
     rates = {k: float(np.mean([m.firing_rates[k] for m in scores])) for k in scores[0].firing_rates}
@@ -148,10 +145,6 @@ def split_genes(space: Any, names: Sequence[str] | None) -> list[int]:
             raise SpaceError(f"'{name}' is not a gene of this space; genes: {', '.join(genes)}", file=where,
                              path="search.supernet_split")
         out.append(genes.index(name))
-    parts = math.prod(len(space.decisions[i].choices) for i in out)
-    if parts > MAX_PARTS:
-        raise SpaceError(f"splits the supernet into {parts} (at most {MAX_PARTS}): name fewer genes",
-                         file=where, path="search.supernet_split")
     return out
 
 
@@ -225,7 +218,7 @@ class OneShotSupernet:
 
             raise SpaceError(f"{len(combos)} partitions x {self.ensemble} members is more than {MAX_PARTS} "
                              "supernets: fewer members or split genes", file=_where(space),
-                             path="search.supernet_ensemble")
+                             path="search.supernet_ensemble" if self.ensemble > 1 else "search.supernet_split")
         self.trainers: dict[tuple[int, str], Any] = {}  # (ensemble member, partition key) -> trainer
         for member in range(self.ensemble):
             if space.family == "cell":

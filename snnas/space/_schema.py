@@ -422,7 +422,7 @@ SEARCH = (
         "a few-shot split (Zhao et al. 2021): one supernet per combination of these genes' choices, each "
         "trained `supernet_epochs` on subnets with those genes pinned to its choices, and each candidate "
         "inherits its own partition's weights; the supernet training costs the number of combinations "
-        "times as much (at most 64). Gene names as `snnas space show` lists them.",
+        "times as much (at most 64 supernets, counting the ensemble). Gene names as `snnas space show` lists them.",
         "supernet_split: [neuron.tau, neuron.threshold]",
         lambda ctx, path, raw: None if raw is None else listof(Str())(ctx, path, raw),
         default_doc="null (one supernet)"),
