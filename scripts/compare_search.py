@@ -72,7 +72,11 @@ def main() -> int:
     p.add_argument("--seeds", type=int, default=3, help="seeds per strategy (default 3)")
     p.add_argument("--budget", type=int, default=None, help="evaluations per run (default 40; 200 with --bench-root)")
     p.add_argument("--population", type=int, default=None, help="NSGA-II population (default: the space's)")
+    p.add_argument("--prescreen", type=int, default=None, help="evolution's surrogate pre-screening factor "
+                   "(default: the space's)")
     p.add_argument("--workers", type=int, default=2, help="parallel evaluations (default 2)")
+    p.add_argument("--space", help="the search space file (default search_spaces/digits.yaml, or "
+                   "spikenas_bench_cifar10.yaml with --bench-root)")
     p.add_argument("--bench-root", help="a SpikeNAS-Bench folder: compare on the benchmark table")
     p.add_argument("--bench-epoch", type=int, default=None, help="fidelity epoch of the table (default: last)")
     p.add_argument("--out", help="output folder (default results/compare_search/<mode>)")
@@ -84,7 +88,8 @@ def main() -> int:
 
     bench = args.bench_root is not None
     mode = "spikenas_bench" if bench else "digits"
-    space_file = ROOT / "search_spaces" / ("spikenas_bench_cifar10.yaml" if bench else "digits.yaml")
+    space_file = Path(args.space) if args.space else \
+        ROOT / "search_spaces" / ("spikenas_bench_cifar10.yaml" if bench else "digits.yaml")
     budget = args.budget or (200 if bench else 40)
     out = Path(args.out) if args.out else ROOT / "results" / "compare_search" / mode
     runs_dir = ROOT / "runs" / "compare_search" / out.name  # the run directories (stores, weights) stay out of git
@@ -100,7 +105,8 @@ def main() -> int:
     points, secs = {}, {}
     for seed in range(args.seeds):
         for s in STRATEGIES:
-            opts = {"population": args.population} if (s == "evolution" and args.population) else {}
+            opts = {k: v for k, v in (("population", args.population), ("prescreen", args.prescreen))
+                    if s == "evolution" and v}
             start = time.perf_counter()
             run = runs_dir / f"{s}-seed{seed}"
             if (run / "config.json").exists():  # an earlier invocation's run: completed (or finished) by resume
@@ -146,6 +152,7 @@ def main() -> int:
     df.to_csv(out / "compare_search.csv", index=False)
     summary = {"mode": mode, "seeds": args.seeds, "evaluations": budget,
                "population": args.population or int(space.defaults.get("population") or 8),
+               "prescreen": args.prescreen or int(space.defaults.get("prescreen") or 1),
                "hv_ratio_mean": float(df["hv_ratio"].mean()),
                "hv_ratio_of_means": float(df["hv_evolution"].mean() / df["hv_random"].mean()),
                **{f"{box}_ratio_mean": float(df[f"{box}_ratio"].mean()) for box in BOXES if box != "hv"}}
@@ -156,7 +163,8 @@ def main() -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     target = ("gap ratio (evolution / random) <= 0.7" if table is not None else "hypervolume ratio >= 1.10")
     lines = [f"# NSGA-II vs random, {mode}", "",
-             f"{budget} evaluations per run, {args.seeds} seeds, population {summary['population']}; "
+             f"{budget} evaluations per run, {args.seeds} seeds, population {summary['population']}, "
+             f"prescreen {summary['prescreen']}; "
              f"hypervolume ratio evolution / random: mean over seeds **{summary['hv_ratio_mean']:.3f}**, "
              f"ratio of means {summary['hv_ratio_of_means']:.3f} (the report's box: error in [0, 1]); above 80 % "
              f"accuracy only (error in [0, 0.2]): mean ratio {summary['hv80_ratio_mean']:.3f}; above 90 % (error in "

@@ -194,7 +194,7 @@ def _search(args: argparse.Namespace) -> int:
                 raise SnnasError(f"--lambda: energy weights must be finite and >= 0, got "
                                  f"{' '.join(f'{v:g}' for v in args.energy_lambda)}")
             options["energy_lambda"] = list(args.energy_lambda)
-        for flag in ("population", "generations", "scoring"):
+        for flag in ("population", "generations", "scoring", "prescreen"):
             v = getattr(args, flag)
             if v is None:
                 continue
@@ -202,6 +202,8 @@ def _search(args: argparse.Namespace) -> int:
                 raise SnnasError(f"--{flag} sizes the evolution strategy; strategy '{strategy}' has none")
             if flag == "population" and v < 2:
                 raise SnnasError(f"--population must be >= 2, got {v}")
+            if flag == "prescreen" and not 1 <= v <= 100:
+                raise SnnasError(f"--prescreen must be in [1, 100], got {v}")
             options[flag] = v
         device = check_device_name(args.device or space.defaults.get("device") or "auto",
                                    "--device" if args.device else f"{space.path}: search.device")

@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
                     "space's search.population, else 8)")
     se.add_argument("--generations", type=int, help="evolution: generations; the budget becomes population x "
                     "generations (default: the space's search.generations, else --budget)")
+    se.add_argument("--prescreen", type=int, metavar="K", help="evolution: breed K x population children "
+                    "per generation and evaluate the population a surrogate ranks best (default: the "
+                    "space's search.prescreen, else 1 = off)")
     se.add_argument("--scoring", choices=["auto", "oneshot", "proxy"], help="evolution: candidates inherit a "
                     "trained supernet's weights (oneshot) or train from scratch (proxy); default: the space's "
                     "search.scoring, else auto = oneshot for transformer spaces, proxy for cells")

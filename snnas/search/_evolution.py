@@ -15,6 +15,12 @@ architecture genes with theirs. Objectives come from the space (default: max acc
 its constraints (energy, params, ...) are pymoo inequality constraints, and a failed candidate is
 infeasible (it never breeds ahead of a working one). Duplicates are eliminated against everything
 already evaluated, not only within a generation, by canonical genome (one architecture, one genome).
+
+Surrogate pre-screening (``prescreen: k``, surrogate-assisted NSGA-II as in NSGANet and MSuNAS): from
+generation 1 on, the mating breeds ``k x population`` unseen children, a ridge regression on the one-hot
+genome fitted to every candidate recorded so far predicts each child's objectives (the logarithm of a
+positive one), and pymoo's rank-and-crowding survival on the predictions picks the ``population`` that
+are trained. The others are never scored nor recorded; the fit is deterministic, so the replay stays exact.
 """
 
 from __future__ import annotations
@@ -115,6 +121,29 @@ def _pymoo_parts(space: Any, seen: set[tuple[int, ...]], arch_rate: float, neuro
     return Canonical(), UniqueSampling(), ESNNMutation(), ArchiveDuplicates()
 
 
+def _one_hot(space: Any, X: np.ndarray) -> np.ndarray:
+    sizes = [len(d.choices) for d in space.decisions]
+    X = np.asarray(X, dtype=np.int64).reshape(-1, len(sizes))
+    return np.concatenate([np.eye(n)[X[:, i]] for i, n in enumerate(sizes)], axis=1)
+
+
+def predict_objectives(space: Any, X: np.ndarray, F: np.ndarray, X_new: np.ndarray) -> np.ndarray:
+    """The surrogate of pre-screening: per objective (columns of ``F``, minimisation form), a ridge
+    regression (scikit-learn, alpha 1) on the one-hot genome, fitted to ``log |F|`` when the column has
+    one sign (energies, accuracies: their effects multiply) and to ``F`` otherwise; returns the
+    predictions for ``X_new`` in ``F``'s form (a monotone image of it, which is all ranking needs)."""
+    from sklearn.linear_model import Ridge
+
+    A, B = _one_hot(space, X), _one_hot(space, X_new)
+    out = np.empty((len(B), F.shape[1]))
+    for j, y in enumerate(F.T):
+        sign = 1.0 if (y > 0).all() else -1.0 if (y < 0).all() else 0.0
+        target = np.log(np.abs(y)) if sign else y
+        pred = Ridge(alpha=1.0).fit(A, target).predict(B)
+        out[:, j] = sign * np.exp(pred) if sign else pred
+    return out
+
+
 @STRATEGIES.register("evolution", description="NSGA-II (pymoo, ask/tell) over the genome with ESNN neuron "
                      "mutations, objectives and constraints from the space; budget = evaluations, one "
                      "generation of `population` per batch")
@@ -122,7 +151,9 @@ class EvolutionSearch(Strategy):
     """Options (each defaults to the space's ``search`` key): ``population`` (8), ``generations``
     (sets the budget to ``population x generations`` when no budget is given), ``crossover_prob``
     (0.9, uniform crossover), ``mutation_rate`` (per architecture gene, default 1 / their number),
-    ``neuron_mutation_rate`` (per neuron gene: T, tau, threshold, ...; default 0.2)."""
+    ``neuron_mutation_rate`` (per neuron gene: T, tau, threshold, ...; default 0.2), ``prescreen``
+    (breed that many times the population from generation 1 on and train only the population the
+    surrogate ranks best; default 1: off)."""
 
     name = "evolution"
 
@@ -188,6 +219,13 @@ class EvolutionSearch(Strategy):
                 raise RunError(f"evolution: {name} must be in [0, 1], got {v:g}")
         return arch, neuron
 
+    @property
+    def prescreen(self) -> int:
+        k = self._option("prescreen", 1)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
+            raise RunError(f"evolution: prescreen must be an integer in [1, 100], got {k!r}")
+        return k
+
     def _algorithm(self, space: Any, seed: int, seen: set[tuple[int, ...]]):
         from pymoo.algorithms.moo.nsga2 import NSGA2
         from pymoo.core.problem import Problem
@@ -221,10 +259,35 @@ class EvolutionSearch(Strategy):
             G[k, 1:] = list(r.violations)[:n_c] + [0.0] * (n_c - len(r.violations))
         return F, G
 
-    def _generation(self, algo, space: Any, seed: int, gen: int, seen: set[tuple[int, ...]]):
-        """Ask generation ``gen``; a short ask (the mating ran out of unseen children) is topped up
-        with unseen uniform samples from a generator seeded by (seed, gen)."""
+    def _screen(self, space: Any, pop, records: list[CandidateRecord]):
+        """The ``batch_size`` children of ``pop`` that the surrogate, fitted to ``records``, ranks best
+        (rank and crowding on the predicted objectives); all of ``pop`` when it is no larger or fewer
+        than two candidates have worked."""
+        from pymoo.core.problem import Problem
+        from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+        F, G = self._fitness(records)
+        ok = G[:, 0] < 0
+        if pop is None or len(pop) <= self.batch_size or ok.sum() < 2:
+            return pop
+        X = np.array([r.genome for r, good in zip(records, ok, strict=True) if good], dtype=np.int64)
+        pop.set("F", predict_objectives(space, X, F[ok], pop.get("X")))
+        problem = Problem(n_var=space.n_genes, n_obj=F.shape[1])
+        chosen = RankAndCrowding().do(problem, pop, n_survive=self.batch_size,
+                                      random_state=np.random.default_rng(len(records)))
+        keep = {tuple(int(v) for v in x) for x in chosen.get("X")}
+        return pop[[tuple(int(v) for v in x) in keep for x in pop.get("X")]]  # in the mating's order
+
+    def _generation(self, algo, space: Any, seed: int, gen: int, seen: set[tuple[int, ...]],
+                    records: list[CandidateRecord]):
+        """Ask generation ``gen`` (pre-screened by the surrogate fitted to ``records`` when
+        ``prescreen`` > 1); a short ask (the mating ran out of unseen children) is topped up with
+        unseen uniform samples from a generator seeded by (seed, gen)."""
+        k = self.prescreen if gen else 1
+        algo.n_offsprings = k * self.batch_size
         pop = algo.ask()  # None when the mating found no unseen child at all
+        if k > 1:
+            pop = self._screen(space, pop, records)
         X = [] if pop is None else [tuple(int(v) for v in x) for x in pop.get("X")]
         if len(X) < self.batch_size:
             from pymoo.core.population import Population
@@ -248,7 +311,7 @@ class EvolutionSearch(Strategy):
         seen: set[tuple[int, ...]] = set()
         algo = self._algorithm(space, seed, seen)
         for gen in range(target + 1):
-            pop, X = self._generation(algo, space, seed, gen, seen)
+            pop, X = self._generation(algo, space, seed, gen, seen, history[:gen * n])
             if gen == target:
                 for x in X[:count]:
                     yield Proposal(space.decode(list(x)), x)

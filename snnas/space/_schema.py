@@ -408,6 +408,11 @@ SEARCH = (
     Key("mutation_rate", "number in [0, 1]", None, "evolution: per-gene mutation rate of the architecture "
         "genes (ops, edges, dims, depth, heads, ...).", "mutation_rate: 0.1", optional(Float(0.0, 1.0)),
         default_doc="null (1 / the number of architecture genes)"),
+    Key("prescreen", "int in [1, 100]", 1, "evolution: surrogate pre-screening. From the second "
+        "generation on, the mating breeds `prescreen x population` unseen children, a ridge regression on "
+        "the one-hot genome (fitted to every candidate recorded so far) predicts their objectives, and only "
+        "the `population` it ranks best (rank and crowding) are evaluated; 1 is plain NSGA-II "
+        "(`--prescreen`).", "prescreen: 4", plain(Int(1, 100))),
     Key("scoring", "auto | oneshot | proxy", "auto", "evolution: how candidates are scored: `oneshot` "
         "inherits the weights of a supernet trained once (`supernet_epochs`; transformer spaces: "
         "weight-entangled, sandwich rule; cell spaces: the dhs supernet trained one uniform path at a time, "

@@ -56,6 +56,9 @@ def test_hardware_list_with_user_profile(tmp_path):
     (["search", "--space", "search_spaces/digits.yaml", "--lambda", "1"], ["--lambda", "dhs", "'evolution'"]),
     (["search", "--space", "search_spaces/digits.yaml", "--strategy", "dhs", "--lambda", "0", "-1"],
      ["--lambda", ">= 0", "-1"]),
+    (["search", "--space", "search_spaces/digits.yaml", "--prescreen", "0"], ["--prescreen", "[1, 100]", "0"]),
+    (["search", "--space", "search_spaces/digits.yaml", "--strategy", "random", "--prescreen", "4"],
+     ["--prescreen", "evolution", "'random'"]),
     (["report", "no/such/run"], ["no/such/run"]),
 ])
 def test_unknown_names_and_paths_are_one_line_errors(args, needles):

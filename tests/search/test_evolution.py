@@ -8,7 +8,7 @@ from snnas.errors import RunError
 from snnas.report import hypervolume, reference_box
 from snnas.runs import RunStore, objectives_of
 from snnas.search import EvolutionSearch, resume, search
-from snnas.search._evolution import _pymoo_parts, is_neuron_gene
+from snnas.search._evolution import _pymoo_parts, is_neuron_gene, predict_objectives
 from snnas.space import load_space
 from snnas.testing import CONFORMANCE_SPACE, toy_evaluate, write_space
 
@@ -38,8 +38,9 @@ def test_generations_are_batches_of_the_population_and_every_genome_is_new(space
         assert len(store.records()) == 16 and all(not r.failed for r in store.records())
 
 
-def test_a_run_stopped_inside_a_generation_resumes_to_the_uninterrupted_run(space_file, tmp_path):
-    opts = {"population": 4}
+@pytest.mark.parametrize("prescreen", [1, 3])
+def test_a_run_stopped_inside_a_generation_resumes_to_the_uninterrupted_run(space_file, tmp_path, prescreen):
+    opts = {"population": 4, "prescreen": prescreen}
     whole = _search(space_file, tmp_path / "whole", budget=14, strategy_options=opts)
     part = _search(space_file, tmp_path / "part", budget=6, strategy_options=opts)  # gen 1 half done
     assert [r.key() for r in part.records] == [r.key() for r in whole.records[:6]]
@@ -62,6 +63,47 @@ def test_evolution_beats_random_at_the_same_number_of_evaluations(space_file, tm
         hv = {s: hypervolume(res.records, objs, reference=ref).value for s, res in runs.items()}
         ratios.append(hv["evolution"] / hv["random"])
     assert np.mean(ratios) > 1.03, ratios
+
+
+def test_prescreening_by_the_surrogate_beats_plain_nsga2(space_file, tmp_path):
+    """Breeding 4x the population and training the quarter the surrogate ranks best finds a better
+    front than plain NSGA-II at the same 40 evaluations (toy scores: accuracy and energy are sums of
+    gene effects, which the ridge model learns), seed for seed on average; the candidates differ
+    from generation 1 on, and generation 0 is the same uniform sample."""
+    space = load_space(space_file)
+    objs = objectives_of(space)
+    gains = []
+    for seed in range(3):
+        runs = {k: _search(space_file, tmp_path / f"k{k}s{seed}", budget=40, seed=seed,
+                           strategy_options={"population": 8, "prescreen": k}) for k in (1, 4)}
+        plain, screened = runs[1].records, runs[4].records
+        assert [r.genome for r in plain[:8]] == [r.genome for r in screened[:8]]
+        assert [r.genome for r in plain[8:]] != [r.genome for r in screened[8:]]
+        _, ref = reference_box(plain + screened, objs)
+        gains.append(hypervolume(screened, objs, reference=ref).value / hypervolume(plain, objs, reference=ref).value)
+    assert np.mean(gains) > 1.02, gains
+
+
+def test_the_surrogate_ranks_unseen_genomes_of_an_additive_model(space_file):
+    """The pre-screening surrogate: fitted to 40 genomes whose objectives are a sum of gene effects
+    (accuracy, maximised: negative in minimisation form) and a product of them (energy), it orders
+    100 unseen genomes nearly as the model does, in the objectives' own form and sign."""
+    from scipy.stats import kendalltau
+
+    space = load_space(space_file)
+    rng = np.random.default_rng(0)
+    effects = [rng.normal(0.0, 0.1, len(d.choices)) for d in space.decisions]
+
+    def model(X):
+        s = np.array([sum(e[g] for e, g in zip(effects, x, strict=True)) for x in X])
+        return np.column_stack([-(0.5 + 0.2 * s), 1e-3 * np.exp(s)])
+
+    X = np.array([space.random_genome(rng) for _ in range(140)])
+    F = model(X)
+    P = predict_objectives(space, X[:40], F[:40], X[40:])
+    assert (P[:, 0] < 0).all() and (P[:, 1] > 0).all()
+    for j in range(2):
+        assert kendalltau(P[:, j], F[40:, j])[0] > 0.8
 
 
 def test_generations_set_the_budget(space_file, tmp_path):
@@ -106,5 +148,7 @@ def test_failed_and_infeasible_candidates_rank_behind_working_ones(space_file, t
 def test_bad_options_are_one_line_errors(space_file, tmp_path):
     with pytest.raises(RunError, match="population must be >= 2"):
         _search(space_file, tmp_path / "p", strategy_options={"population": 1})
+    with pytest.raises(RunError, match="prescreen must be an integer in"):
+        _search(space_file, tmp_path / "k", strategy_options={"prescreen": 0})
     with pytest.raises(RunError, match="neuron_mutation_rate must be in"):
         _search(space_file, tmp_path / "m", strategy_options={"neuron_mutation_rate": 2.0})

@@ -145,6 +145,7 @@ CASES = [
     (CELL, 23, "  lr: 0", "x.yaml:23 search.lr: value 0 must be > 0"),
     (CELL, 23, "  final_lr: -1", "x.yaml:23 search.final_lr: value -1 must be > 0"),
     (CELL, 23, "  supernet_ensemble: 0", "x.yaml:23 search.supernet_ensemble: value 0 must be >= 1"),
+    (CELL, 23, "  prescreen: 101", "x.yaml:23 search.prescreen: value 101 must be <= 100"),
     (CELL, 23, "  supernet_split: neuron.tau", "x.yaml:23 search.supernet_split: expected a list"),
     (CELL, 23, "  supernet_time_steps: 3", "x.yaml:23 search.supernet_time_steps: 3 is not one of the "
      "space's time steps (2, 4)"),
