@@ -66,7 +66,7 @@ def _score(task: tuple) -> dict:
     return evaluate_candidate(*task[2:])
 
 
-def rescore(space_file: Path, runs: dict, n: int, workers: int, quiet: bool) -> dict:
+def rescore(space_file: Path, runs: dict, n: int, workers: int, quiet: bool) -> tuple[dict, dict, float]:
     """Per run (key -> (run directory, records)): its Pareto front re-trained ``n`` times with fresh
     training seeds (the search's own proxy recipe), as (mean accuracy, mean energy_mj) points. A
     search records one noisy training per candidate, so its front holds the luckiest of them; the
@@ -74,7 +74,8 @@ def rescore(space_file: Path, runs: dict, n: int, workers: int, quiet: bool) -> 
     the curse itself, the front's recorded accuracy minus its re-trained mean (percentage points);
     and overall, the median over networks of the standard deviation of a network's accuracy between
     its re-trainings (pp; the median, as a rare diverged training would dominate a mean).
-    Cached per run in ``rescore.json`` (by candidate id and seed)."""
+    Cached per run in ``rescore.json`` (by candidate id and seed, written as each result arrives, so
+    an interrupted call keeps what it trained)."""
     from tqdm import tqdm
 
     from snnas.report import pareto_front
@@ -101,11 +102,11 @@ def rescore(space_file: Path, runs: dict, n: int, workers: int, quiet: bool) -> 
         bar = tqdm(total=len(tasks), desc="re-training fronts", disable=quiet or not tasks)
         for task, m in backend.map(_score, tasks):
             caches[task[0]][task[1]] = [m.get("accuracy"), m.get("energy_mj")]
+            (runs[task[0]][0] / "rescore.json").write_text(json.dumps(caches[task[0]]))
             bar.update()
         bar.close()
     points, curse, spreads = {}, {}, []
     for key, front in fronts.items():
-        (runs[key][0] / "rescore.json").write_text(json.dumps(caches[key]))
         pts, drop = [], []
         for r in front:
             vals = [caches[key][f"{r.id}/{candidate_seed(1_000_003 + k, r.index)}"] for k in range(n)]
