@@ -18,9 +18,10 @@ already evaluated, not only within a generation, by canonical genome (one archit
 
 Surrogate pre-screening (``prescreen: k``, surrogate-assisted NSGA-II as in NSGANet and MSuNAS): from
 generation 1 on, the mating breeds ``k x population`` unseen children, a ridge regression on the one-hot
-genome fitted to every candidate recorded so far predicts each child's objectives (the logarithm of a
-positive one), and pymoo's rank-and-crowding survival on the predictions picks the ``population`` that
-are trained. The others are never scored nor recorded; the fit is deterministic, so the replay stays exact.
+genome fitted to every candidate recorded so far predicts each child's objectives and constraint
+violations (the logarithm of a one-signed one), and pymoo's rank-and-crowding survival on the
+predictions (predicted infeasible behind feasible) picks the ``population`` that are trained. The
+others are never scored nor recorded; the fit is deterministic, so the replay stays exact.
 """
 
 from __future__ import annotations
@@ -128,10 +129,10 @@ def _one_hot(space: Any, X: np.ndarray) -> np.ndarray:
 
 
 def predict_objectives(space: Any, X: np.ndarray, F: np.ndarray, X_new: np.ndarray) -> np.ndarray:
-    """The surrogate of pre-screening: per objective (columns of ``F``, minimisation form), a ridge
-    regression (scikit-learn, alpha 1) on the one-hot genome, fitted to ``log |F|`` when the column has
-    one sign (energies, accuracies: their effects multiply) and to ``F`` otherwise; returns the
-    predictions for ``X_new`` in ``F``'s form (a monotone image of it, which is all ranking needs)."""
+    """The surrogate of pre-screening: per column of ``F`` (objectives in minimisation form, then
+    constraint violations), a ridge regression (scikit-learn, alpha 1) on the one-hot genome, fitted to
+    ``log |F|`` when the column has one sign (energies, accuracies: their effects multiply) and to ``F``
+    otherwise; returns the predictions for ``X_new`` in ``F``'s form and sign."""
     from sklearn.linear_model import Ridge
 
     A, B = _one_hot(space, X), _one_hot(space, X_new)
@@ -271,8 +272,12 @@ class EvolutionSearch(Strategy):
         if pop is None or len(pop) <= self.batch_size or ok.sum() < 2:
             return pop
         X = np.array([r.genome for r, good in zip(records, ok, strict=True) if good], dtype=np.int64)
-        pop.set("F", predict_objectives(space, X, F[ok], pop.get("X")))
-        problem = Problem(n_var=space.n_genes, n_obj=F.shape[1])
+        n_obj, n_c = F.shape[1], G.shape[1] - 1  # the space's constraints are predicted too
+        pred = predict_objectives(space, X, np.hstack([F[ok], G[ok, 1:]]), pop.get("X"))
+        pop.set("F", pred[:, :n_obj])
+        if n_c:
+            pop.set("G", pred[:, n_obj:])  # predicted infeasible children rank behind feasible ones
+        problem = Problem(n_var=space.n_genes, n_obj=n_obj, n_ieq_constr=n_c)
         chosen = RankAndCrowding().do(problem, pop, n_survive=self.batch_size,
                                       random_state=np.random.default_rng(len(records)))
         keep = {tuple(int(v) for v in x) for x in chosen.get("X")}

@@ -410,8 +410,9 @@ SEARCH = (
         default_doc="null (1 / the number of architecture genes)"),
     Key("prescreen", "int in [1, 100]", 1, "evolution: surrogate pre-screening. From the second "
         "generation on, the mating breeds `prescreen x population` unseen children, a ridge regression on "
-        "the one-hot genome (fitted to every candidate recorded so far) predicts their objectives, and only "
-        "the `population` it ranks best (rank and crowding) are evaluated; 1 is plain NSGA-II "
+        "the one-hot genome (fitted to every candidate recorded so far) predicts their objectives and "
+        "constraints, and only the `population` it ranks best (rank and crowding, predicted infeasible last) "
+        "are evaluated; 1 is plain NSGA-II "
         "(`--prescreen`).", "prescreen: 4", plain(Int(1, 100))),
     Key("scoring", "auto | oneshot | proxy", "auto", "evolution: how candidates are scored: `oneshot` "
         "inherits the weights of a supernet trained once (`supernet_epochs`; transformer spaces: "
