@@ -412,8 +412,7 @@ SEARCH = (
         "generation on, the mating breeds `prescreen x population` unseen children, a ridge regression on "
         "the one-hot genome (fitted to every candidate recorded so far) predicts their objectives and "
         "constraints, and only the `population` it ranks best (rank and crowding, predicted infeasible last) "
-        "are evaluated; 1 is plain NSGA-II "
-        "(`--prescreen`).", "prescreen: 4", plain(Int(1, 100))),
+        "are evaluated; 1 is plain NSGA-II (`--prescreen`).", "prescreen: 4", plain(Int(1, 100))),
     Key("scoring", "auto | oneshot | proxy", "auto", "evolution: how candidates are scored: `oneshot` "
         "inherits the weights of a supernet trained once (`supernet_epochs`; transformer spaces: "
         "weight-entangled, sandwich rule; cell spaces: the dhs supernet trained one uniform path at a time, "
